@@ -1,0 +1,95 @@
+/* Where sessions and likes live: one small ops table, two implementations.
+ *
+ *   redis  (session_redis.c)  - the stateless server: every backend sees the
+ *                               same sessions and likes; async hiredis on the
+ *                               libevent adapter, so no call blocks the loop.
+ *   memory (session_memory.c) - the stateful server: this process only, with
+ *                               a TTL and a bound on entries; needs no Redis.
+ *
+ * Every operation is asynchronous: it reports through its callback exactly
+ * once. The callback may run before the call returns (the memory store and a
+ * Redis store that is down answer at once), so callers must be ready for it.
+ * Pointers handed to a callback are valid only during the callback. */
+#ifndef SB_SESSION_STORE_H
+#define SB_SESSION_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SESSION_ID_BYTES 20                       /* 160 bits from the OS */
+#define SESSION_ID_LEN (SESSION_ID_BYTES * 2)     /* as lowercase hex */
+#define SESSION_LIKE_BATCH_MAX 100                /* posts per like_counts */
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1, /* no such session (or expired) */
+    STORE_DOWN = 2       /* the store cannot answer now: say 503 */
+};
+
+/* Session created or looked up: sid is the NUL-terminated id (for create),
+ * user_id the owner. On STORE_NOT_FOUND/STORE_DOWN, sid is NULL, user_id 0. */
+typedef void (*store_session_cb)(enum store_status st, const char *sid,
+                                 int64_t user_id, void *arg);
+
+/* A like recorded: added is 1 if this user had not liked the post before,
+ * count is the post's total after the call. */
+typedef void (*store_like_cb)(enum store_status st, int added, int64_t count,
+                              void *arg);
+
+/* Like counts for n posts, in the order asked; liked_by_me[i] is 1 when the
+ * asking user liked post i (all 0 when user_id was 0). */
+typedef void (*store_counts_cb)(enum store_status st, const int64_t *counts,
+                                const unsigned char *liked_by_me, int n,
+                                void *arg);
+
+struct session_store;
+
+struct session_store_ops {
+    const char *name; /* "redis" or "memory" */
+    void (*session_create)(struct session_store *s, int64_t user_id,
+                           store_session_cb cb, void *arg);
+    void (*session_get)(struct session_store *s, const char *sid,
+                        store_session_cb cb, void *arg);
+    /* Deleting a session that does not exist is STORE_OK. */
+    void (*session_delete)(struct session_store *s, const char *sid,
+                           store_session_cb cb, void *arg);
+    void (*like)(struct session_store *s, int64_t post_id, int64_t user_id,
+                 store_like_cb cb, void *arg);
+    /* n is 0..SESSION_LIKE_BATCH_MAX; user_id 0 means nobody is asking. */
+    void (*like_counts)(struct session_store *s, const int64_t *post_ids,
+                        int n, int64_t user_id, store_counts_cb cb, void *arg);
+    /* 1 if the store can answer now (Redis connected), else 0. */
+    int (*is_up)(struct session_store *s);
+    void (*free)(struct session_store *s);
+};
+
+/* Every implementation starts with this, so a store pointer is its ops. */
+struct session_store {
+    const struct session_store_ops *ops;
+};
+
+struct session_memory_opts {
+    int ttl_s;           /* session lifetime, refreshed on session_get */
+    long max_sessions;   /* beyond it the oldest session is dropped */
+    long max_liked_posts; /* posts with a like set; beyond it, likes fail DOWN */
+    /* Clock in seconds; NULL uses the wall clock. Tests pass their own. */
+    int64_t (*now_s)(void *clock_arg);
+    void *clock_arg;
+};
+
+struct session_store *session_memory_new(const struct session_memory_opts *o);
+
+struct event_base;
+
+/* Connect to Redis at host:port on base. Does not wait: the store starts as
+ * down and comes up when the connection is made; if it drops it reconnects by
+ * itself with exponential backoff (100 ms up to 2 s). ttl_s is the session
+ * lifetime. Returns NULL only on allocation failure. */
+struct session_store *session_redis_new(struct event_base *base,
+                                        const char *host, int port, int ttl_s);
+
+/* Fill out (SESSION_ID_LEN + 1 bytes) with a fresh id from the OS random
+ * source. Returns 0, or -1 if the OS could not give random bytes. */
+int session_new_id(char *out);
+
+#endif

@@ -23,7 +23,11 @@ int pwhash_verify(const char *hash, const char *password);
 typedef void (*pwhash_done_cb)(int match, void *arg);
 
 /* Start nthreads workers whose results are delivered on base's thread.
- * max_pending bounds the jobs waiting; beyond it pwhash_pool_verify fails. */
+ * max_pending bounds the jobs waiting; beyond it pwhash_pool_verify fails.
+ * A job counts against max_pending from pwhash_pool_verify until its
+ * callback has run (waiting, being hashed, or done and not yet delivered),
+ * so the bound also caps memory. Returns NULL on bad arguments (nthreads or
+ * max_pending < 1) or if threads, the pipe or the event cannot be made. */
 struct pwhash_pool *pwhash_pool_new(struct event_base *base, int nthreads,
                                     int max_pending);
 
@@ -33,7 +37,8 @@ struct pwhash_pool *pwhash_pool_new(struct event_base *base, int nthreads,
 int pwhash_pool_verify(struct pwhash_pool *pool, const char *hash,
                        const char *password, pwhash_done_cb cb, void *arg);
 
-/* Stop the workers; pending callbacks are called with match = 0. */
+/* Stop the workers; pending callbacks are called with match = 0, from this
+ * call. Not to be called from inside a pwhash_done_cb. NULL is a no-op. */
 void pwhash_pool_free(struct pwhash_pool *pool);
 
 #endif

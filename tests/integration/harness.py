@@ -232,6 +232,21 @@ class RedisServer(Proc):
     def addr(self):
         return "%s:%d" % (HOST, self.port)
 
+    def command(self, *args):
+        """One Redis command over RESP; returns the reply line (without the
+        type byte) for simple, integer and error replies, e.g. "0" for DBSIZE."""
+        req = b"*%d\r\n" % len(args) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a), a) for a in (str(x).encode() for x in args))
+        with socket.create_connection((HOST, self.port), timeout=1.0) as s:
+            s.sendall(req)
+            data = b""
+            while not data.endswith(b"\r\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return data[1:].split(b"\r\n", 1)[0].decode()
+
     def ping(self):
         if not self.alive():
             raise AssertionError("redis-server exited: %s" % self.returncode)

@@ -1,6 +1,7 @@
 """Someone sends the backend garbage: broken JSON, huge bodies, wrong methods,
 malformed HTTP. Every answer is a clean 4xx, never a 500 and never a crash."""
 
+import http.client
 import json
 import socket
 import unittest
@@ -76,6 +77,34 @@ class BadInputTest(ClusterTestCase):
         r = self.be.post("/posts", json.dumps({"text": "y" * 200_000}),
                          sid=self.sid, timeout=5)
         self.assertEqual(r.status, 413, "200 KB post body: %r" % r)
+
+    def test_chunked_huge_body_is_413(self):
+        # no Content-Length to check up front: the limit must hold anyway
+        conn = http.client.HTTPConnection(HOST, self.be.port, timeout=5)
+        try:
+            conn.request("POST", "/login", body=(b"a" * 8192 for _ in range(25)),
+                         headers={"Content-Type": "application/json"},
+                         encode_chunked=True)
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 413, "200 KB chunked body")
+        finally:
+            conn.close()
+
+    def test_megabyte_body_is_413(self):
+        data = (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % (1 << 20)) + b"x" * (1 << 20)
+        got, closed = raw_exchange(self.be.port, data, timeout=5.0, send_in_thread=True)
+        self.assertEqual(status_of(got), 413, "1 MB body: %r" % got[:200])
+
+    def test_max_body_flag_sets_the_limit(self):
+        be = self.start_backend(self.db, name="backend-small-body",
+                                redis=self.redis.addr, extra=["--max-body", 200])
+        ok = {"username": "alice", "password": "switchboard"}
+        self.assertStatus(be.post("/login", ok), 200, "a small body fits")
+        big = dict(ok, pad="p" * 300)
+        self.assertJsonError(be.post("/login", big), 413, "body over --max-body 200")
+        self.assertHealthy(be)
 
     def test_body_just_under_the_limit_is_read(self):
         # 60 KB of valid JSON under the default 64 KB limit: not 413

@@ -4,7 +4,7 @@ any backend knows it (the stateless server)."""
 import os
 import unittest
 
-from harness import SID_RE, ClusterTestCase, seed_db
+from harness import SID_RE, ClusterTestCase, seed_db, wait_until
 
 
 class LoginSessionTest(ClusterTestCase):
@@ -125,6 +125,22 @@ class LoginSessionTest(ClusterTestCase):
         # and logging out on B ends it on A too
         self.assertStatus(self.b.post("/logout", sid=sid), 200, "logout on B")
         self.assertJsonError(self.a.get("/me", sid=sid), 401, "/me on A after logout on B")
+
+    def test_session_expires_after_its_ttl(self):
+        redis = self.start_redis()  # its own, so DBSIZE counts only this session
+        be = self.start_backend(self.db, name="backend-ttl", redis=redis.addr,
+                                extra=["--session-ttl", 1])
+        r = be.post("/login", {"username": "alice", "password": "switchboard"})
+        self.assertStatus(r, 200)
+        sid, attrs = r.cookie("sid")
+        self.assertEqual(attrs.get("max-age"), "1", "Max-Age follows --session-ttl")
+        self.assertStatus(be.get("/me", sid=sid), 200, "/me within the TTL")
+        self.assertEqual(redis.command("DBSIZE"), "1", "the session lives in Redis")
+        # not touching the session (a read refreshes it): wait for Redis to
+        # expire it, then it is gone for the backend too
+        wait_until(lambda: redis.command("DBSIZE") == "0", 5.0, interval=0.1,
+                   what="the session key to expire in Redis")
+        self.assertJsonError(be.get("/me", sid=sid), 401, "/me after the TTL")
 
     def test_health_endpoints(self):
         for be in (self.a, self.b):

@@ -1,1 +1,622 @@
-/* placeholder */
+/* The Redis session store: the stateless server, any backend answers any
+ * user. Keys: sb:sess:<sid> -> user id (SET EX ttl; GETEX, Redis >= 6.2,
+ * refreshes it); sb:likes:<post_id> -> set of user ids.
+ *
+ * One async hiredis connection on the libevent adapter, through named link
+ * states. Ops go out only when it is up, else answer STORE_DOWN inline. A
+ * lost link retries itself with exponential backoff; a Redis that takes TCP
+ * but never answers is caught by a deadline on the oldest op in flight. An
+ * op may be several pipelined commands: it counts the replies due and
+ * answers once, at the last. The process must ignore SIGPIPE (main.c does):
+ * hiredis uses write(2). */
+#include "session_store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define REDIS_SESS_PREFIX "sb:sess:"
+#define REDIS_LIKES_PREFIX "sb:likes:"
+#define REDIS_TTL_DEFAULT_S 86400
+#define REDIS_HOST_MAX 256
+#define REDIS_BACKOFF_MIN_MS 100     /* first retry after a lost link */
+#define REDIS_BACKOFF_MAX_MS 2000    /* retries never wait longer */
+#define REDIS_WATCHDOG_MS 250        /* how often deadlines are checked */
+#define REDIS_OP_DEADLINE_MS 1000    /* oldest op older: the link is dead */
+#define REDIS_CONNECT_DEADLINE_MS 1000 /* connect + PING must finish by then */
+#define REDIS_OP_FREELIST_MAX 64     /* finished ops kept for reuse */
+#define REDIS_ERRLOG_INTERVAL_MS 10000 /* error replies: one log line per */
+
+enum redis_link {
+    LINK_DOWN,       /* no connection; a retry is scheduled */
+    LINK_CONNECTING, /* TCP connect in progress */
+    LINK_HANDSHAKE,  /* connected, PING sent: not trusted until PONG */
+    LINK_UP          /* ops are sent */
+};
+
+enum redis_reported { REPORTED_NONE, REPORTED_UP, REPORTED_DOWN }; /* logs */
+
+enum redis_op_kind { OP_PING, OP_CREATE, OP_GET, OP_DELETE, OP_LIKE,
+                     OP_COUNTS };
+
+struct redis_op {
+    struct redis_store *s;
+    struct redis_op *older, *newer; /* in-flight list, or free list (newer) */
+    enum redis_op_kind kind;
+    int64_t started_ms;
+    int outstanding; /* replies still due, +1 while commands are queued */
+    int seen;        /* replies received: the index of the next one */
+    int failed;      /* a lost or error reply: report STORE_DOWN */
+    int lost;        /* a reply was lost: the connection is going away */
+    int not_found;   /* GET: no such key */
+    int asking;      /* COUNTS: SISMEMBER follows each SCARD */
+    union { store_session_cb session; store_like_cb like;
+            store_counts_cb counts; } cb;
+    void *arg;
+    char sid[SESSION_ID_LEN + 1];
+    int64_t user_id, count;
+    int added, n;
+    int64_t counts[SESSION_LIKE_BATCH_MAX];
+    unsigned char liked[SESSION_LIKE_BATCH_MAX];
+};
+
+struct redis_store {
+    struct session_store base; /* first: a store pointer is its ops */
+    struct event_base *evbase;
+    char host[REDIS_HOST_MAX];
+    int port, ttl_s;
+    enum redis_link link;
+    redisAsyncContext *ac;  /* NULL exactly when link is LINK_DOWN */
+    int64_t link_since_ms;  /* when link last changed */
+    int backoff_ms;         /* delay before the next retry */
+    int closing;            /* free() is running: no retries, no logs */
+    enum redis_reported reported;
+    int64_t errlog_ms;      /* when an error reply was last logged */
+    struct event *retry_timer, *watchdog;
+    struct redis_op *oldest, *newest; /* in flight, oldest first */
+    long inflight;
+    struct redis_op *free_ops;
+    long nfree_ops;
+};
+
+/* ---- link state -------------------------------------------------------- */
+
+static void link_set(struct redis_store *s, enum redis_link to)
+{
+    s->link = to;
+    s->link_since_ms = clock_mono_ms();
+}
+
+/* Try again after the current backoff, doubling it for next time. A retry
+ * already scheduled stands. */
+static void schedule_retry(struct redis_store *s)
+{
+    struct timeval tv;
+
+    if (s->closing || s->retry_timer == NULL ||
+        evtimer_pending(s->retry_timer, NULL))
+        return;
+    tv.tv_sec = s->backoff_ms / 1000;
+    tv.tv_usec = (s->backoff_ms % 1000) * 1000;
+    evtimer_add(s->retry_timer, &tv);
+    s->backoff_ms *= 2;
+    if (s->backoff_ms > REDIS_BACKOFF_MAX_MS)
+        s->backoff_ms = REDIS_BACKOFF_MAX_MS;
+}
+
+/* The connection is gone (or never came): forget the context - hiredis or
+ * the caller frees it - say so once, and schedule a retry. */
+static void link_lost(struct redis_store *s, const char *why)
+{
+    s->ac = NULL;
+    link_set(s, LINK_DOWN);
+    if (s->closing) return;
+    if (s->reported != REPORTED_DOWN) {
+        log_warn("sessions: redis %s:%d down (%s); reconnecting", s->host,
+                 s->port, why && *why ? why : "unknown");
+        s->reported = REPORTED_DOWN;
+    }
+    schedule_retry(s);
+}
+
+static void link_up(struct redis_store *s)
+{
+    link_set(s, LINK_UP);
+    s->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    if (s->reported != REPORTED_UP) {
+        log_info("sessions: redis %s:%d up", s->host, s->port);
+        s->reported = REPORTED_UP;
+    }
+}
+
+/* Drop the connection now; never from a hiredis callback. Pending ops get
+ * NULL replies and report STORE_DOWN. */
+static void link_drop(struct redis_store *s, const char *why)
+{
+    redisAsyncContext *ac = s->ac;
+
+    link_lost(s, why);
+    if (ac) redisAsyncFree(ac);
+}
+
+/* ---- ops --------------------------------------------------------------- */
+
+/* A fresh op of this kind, in flight; NULL when the link is not ready for it
+ * (PING goes out in the handshake, everything else only when up), too many
+ * ops wait already, or memory ran out: the caller answers STORE_DOWN. */
+static struct redis_op *op_begin(struct redis_store *s, enum redis_op_kind kind)
+{
+    enum redis_link need = kind == OP_PING ? LINK_HANDSHAKE : LINK_UP;
+    struct redis_op *op;
+
+    if (s->closing || s->link != need ||
+        s->inflight >= SESSION_REDIS_INFLIGHT_MAX)
+        return NULL;
+    if (s->free_ops) {
+        op = s->free_ops;
+        s->free_ops = op->newer;
+        s->nfree_ops--;
+    } else if ((op = malloc(sizeof(*op))) == NULL) {
+        return NULL;
+    }
+    memset(op, 0, offsetof(struct redis_op, counts));
+    op->s = s;
+    op->kind = kind;
+    op->started_ms = clock_mono_ms();
+    op->outstanding = 1; /* the guard, dropped by op_sent */
+    op->older = s->newest;
+    if (s->newest) s->newest->newer = op;
+    else s->oldest = op;
+    s->newest = op;
+    s->inflight++;
+    return op;
+}
+
+static void op_finish(struct redis_op *op);
+static void op_reply(redisAsyncContext *ac, void *r, void *privdata);
+
+/* Queue one command of op; hiredis formats the args (nothing is pasted by
+ * hand). A refused command (link closing) marks the op failed. */
+static void op_send(struct redis_op *op, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = redisvAsyncCommand(op->s->ac, op_reply, op, fmt, ap);
+    va_end(ap);
+    if (rc == REDIS_OK) op->outstanding++;
+    else op->failed = 1;
+}
+
+/* One reply fewer due - or, after queuing, the guard dropped. At zero the op
+ * is answered; if no command could be queued, that is now (STORE_DOWN). */
+static void op_sent(struct redis_op *op)
+{
+    if (--op->outstanding == 0) op_finish(op);
+}
+
+/* An error reply (OOM, WRONGTYPE...) fails its op; logged at most once per
+ * REDIS_ERRLOG_INTERVAL_MS, not once per request. */
+static void note_error_reply(struct redis_store *s, const redisReply *reply)
+{
+    int64_t now = clock_mono_ms();
+
+    if (s->closing ||
+        (s->errlog_ms && now - s->errlog_ms < REDIS_ERRLOG_INTERVAL_MS))
+        return;
+    s->errlog_ms = now;
+    log_warn("sessions: redis %s:%d answered an error: %.*s", s->host,
+             s->port, (int)(reply->len > 200 ? 200 : reply->len), reply->str);
+}
+
+/* Read the k-th reply of op into it. A reply of a type the command never
+ * answers marks the op failed. */
+static void op_take(struct redis_op *op, int k, const redisReply *r)
+{
+    int is_int = r->type == REDIS_REPLY_INTEGER;
+
+    switch (op->kind) {
+    case OP_PING:
+    case OP_CREATE: /* +PONG, +OK */
+        if (r->type != REDIS_REPLY_STATUS) op->failed = 1;
+        break;
+    case OP_GET:
+        if (r->type == REDIS_REPLY_NIL) {
+            op->not_found = 1;
+        } else if (r->type == REDIS_REPLY_STRING) {
+            char *end;
+
+            errno = 0;
+            op->user_id = strtoll(r->str, &end, 10);
+            /* Not a number we wrote: as good as no session. */
+            if (errno || end == r->str || *end || op->user_id <= 0)
+                op->not_found = 1;
+        } else {
+            op->failed = 1;
+        }
+        break;
+    case OP_DELETE:
+        if (!is_int) op->failed = 1;
+        break;
+    case OP_LIKE: /* SADD, then SCARD */
+        if (!is_int) op->failed = 1;
+        else if (k == 0) op->added = r->integer > 0;
+        else op->count = r->integer;
+        break;
+    case OP_COUNTS: { /* SCARD [SISMEMBER] per post, in order */
+        int i = op->asking ? k / 2 : k;
+
+        if (!is_int || i >= op->n) op->failed = 1;
+        else if (op->asking && (k & 1)) op->liked[i] = r->integer != 0;
+        else op->counts[i] = r->integer;
+        break;
+    }
+    }
+}
+
+/* hiredis's callback for each command of an op; reply is NULL when the
+ * connection went away, and is hiredis's (valid only during this call). */
+static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct redis_op *op = privdata;
+    const redisReply *reply = r;
+
+    (void)ac;
+    if (reply == NULL) {
+        op->failed = op->lost = 1;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        op->failed = 1;
+        note_error_reply(op->s, reply);
+    } else if (!op->failed) {
+        op_take(op, op->seen, reply);
+    }
+    op->seen++;
+    op_sent(op); /* one fewer due */
+}
+
+/* The handshake PING answered: trust the link. On an error reply (NOAUTH,
+ * LOADING) disconnect cleanly (nothing else is in flight yet) and retry via
+ * on_disconnect; a lost reply means the link is going already. */
+static void ping_done(struct redis_store *s, const struct redis_op *op)
+{
+    if (s->link != LINK_HANDSHAKE || op->lost) return;
+    if (!op->failed) link_up(s);
+    else redisAsyncDisconnect(s->ac);
+}
+
+/* Take op off the in-flight list, answer its caller exactly once, recycle
+ * it. The caller's callback may start new ops (even on this store). */
+static void op_finish(struct redis_op *op)
+{
+    struct redis_store *s = op->s;
+    enum store_status st = op->failed ? STORE_DOWN : STORE_OK;
+
+    if (op->older) op->older->newer = op->newer;
+    else s->oldest = op->newer;
+    if (op->newer) op->newer->older = op->older;
+    else s->newest = op->older;
+    s->inflight--;
+
+    if (st == STORE_OK && op->not_found) st = STORE_NOT_FOUND;
+    switch (op->kind) {
+    case OP_PING:
+        ping_done(s, op);
+        break;
+    case OP_CREATE:
+    case OP_GET:
+    case OP_DELETE: /* user_id stays 0 for DELETE */
+        op->cb.session(st, st == STORE_OK ? op->sid : NULL,
+                       st == STORE_OK ? op->user_id : 0, op->arg);
+        break;
+    case OP_LIKE:
+        op->cb.like(st, st == STORE_OK ? op->added : 0,
+                    st == STORE_OK ? op->count : 0, op->arg);
+        break;
+    case OP_COUNTS:
+        op->cb.counts(st, st == STORE_OK ? op->counts : NULL,
+                      st == STORE_OK ? op->liked : NULL,
+                      st == STORE_OK ? op->n : 0, op->arg);
+        break;
+    }
+    if (s->nfree_ops < REDIS_OP_FREELIST_MAX) { /* recycle, boundedly */
+        op->newer = s->free_ops;
+        s->free_ops = op;
+        s->nfree_ops++;
+    } else {
+        free(op);
+    }
+}
+
+/* ---- the store's ops ----------------------------------------------------- */
+
+static const int64_t no_counts[1];      /* like_counts of no posts */
+static const unsigned char no_likes[1];
+
+/* The op for a session command, or NULL once cb has been answered: a
+ * malformed sid is NOT_FOUND for a get and OK (nothing to delete) for a
+ * delete, without asking Redis; no link is STORE_DOWN. */
+static struct redis_op *session_op(struct redis_store *s,
+                                   enum redis_op_kind kind, const char *sid,
+                                   store_session_cb cb, void *arg)
+{
+    struct redis_op *op;
+
+    if (kind != OP_CREATE && !session_id_valid(sid)) {
+        if (kind == OP_GET) cb(STORE_NOT_FOUND, NULL, 0, arg);
+        else cb(STORE_OK, sid, 0, arg);
+        return NULL;
+    }
+    if ((op = op_begin(s, kind)) == NULL) {
+        cb(STORE_DOWN, NULL, 0, arg);
+        return NULL;
+    }
+    op->cb.session = cb;
+    op->arg = arg;
+    if (sid) memcpy(op->sid, sid, sizeof(op->sid));
+    return op;
+}
+
+/* SET sb:sess:<new sid> <user> EX ttl. */
+static void redis_session_create(struct session_store *store, int64_t user_id,
+                                 store_session_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op = session_op(s, OP_CREATE, NULL, cb, arg);
+
+    if (op == NULL) return;
+    op->user_id = user_id;
+    if (session_new_id(op->sid) == -1) op->failed = 1;
+    else
+        op_send(op, "SET " REDIS_SESS_PREFIX "%s %lld EX %d", op->sid,
+                (long long)user_id, s->ttl_s);
+    op_sent(op);
+}
+
+/* GETEX sb:sess:<sid> EX ttl: the user, and the session lives on. */
+static void redis_session_get(struct session_store *store, const char *sid,
+                              store_session_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op = session_op(s, OP_GET, sid, cb, arg);
+
+    if (op == NULL) return;
+    op_send(op, "GETEX " REDIS_SESS_PREFIX "%s EX %d", op->sid, s->ttl_s);
+    op_sent(op);
+}
+
+/* DEL sb:sess:<sid>; a missing or malformed sid is STORE_OK. */
+static void redis_session_delete(struct session_store *store, const char *sid,
+                                 store_session_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op = session_op(s, OP_DELETE, sid, cb, arg);
+
+    if (op == NULL) return;
+    op_send(op, "DEL " REDIS_SESS_PREFIX "%s", op->sid);
+    op_sent(op);
+}
+
+/* SADD then SCARD on sb:likes:<post>, pipelined: "first time?" and the
+ * count. user_id must be > 0. */
+static void redis_like(struct session_store *store, int64_t post_id,
+                       int64_t user_id, store_like_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op;
+
+    if (user_id <= 0 || (op = op_begin(s, OP_LIKE)) == NULL) {
+        cb(STORE_DOWN, 0, 0, arg);
+        return;
+    }
+    op->cb.like = cb;
+    op->arg = arg;
+    op_send(op, "SADD " REDIS_LIKES_PREFIX "%lld %lld", (long long)post_id,
+            (long long)user_id);
+    op_send(op, "SCARD " REDIS_LIKES_PREFIX "%lld", (long long)post_id);
+    op_sent(op);
+}
+
+/* Per post SCARD and, when someone asks, SISMEMBER: all pipelined in one op
+ * that answers once. n == 0 needs no Redis and is answered at once. */
+static void redis_like_counts(struct session_store *store,
+                              const int64_t *post_ids, int n, int64_t user_id,
+                              store_counts_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op;
+
+    if (n < 0 || n > SESSION_LIKE_BATCH_MAX) {
+        cb(STORE_DOWN, NULL, NULL, 0, arg);
+        return;
+    }
+    if (n == 0) { /* nothing to ask: no Redis needed */
+        cb(STORE_OK, no_counts, no_likes, 0, arg);
+        return;
+    }
+    if ((op = op_begin(s, OP_COUNTS)) == NULL) {
+        cb(STORE_DOWN, NULL, NULL, 0, arg);
+        return;
+    }
+    op->cb.counts = cb;
+    op->arg = arg;
+    op->n = n;
+    op->asking = user_id != 0;
+    memset(op->counts, 0, sizeof(op->counts[0]) * (size_t)n);
+    memset(op->liked, 0, (size_t)n);
+    for (int i = 0; i < n && !op->failed; i++) {
+        op_send(op, "SCARD " REDIS_LIKES_PREFIX "%lld", (long long)post_ids[i]);
+        if (op->asking)
+            op_send(op, "SISMEMBER " REDIS_LIKES_PREFIX "%lld %lld",
+                    (long long)post_ids[i], (long long)user_id);
+    }
+    op_sent(op);
+}
+
+static int redis_is_up(struct session_store *store)
+{
+    return ((struct redis_store *)store)->link == LINK_UP;
+}
+
+/* ---- connection -------------------------------------------------------- */
+
+/* hiredis: the TCP connect finished. On failure hiredis frees the context
+ * right after this returns; on success the link still has to answer PING
+ * before ops go out (a stopped Redis accepts TCP in the kernel). */
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct redis_store *s = ac->data;
+    struct redis_op *op;
+
+    if (s->ac != ac) return;
+    if (status != REDIS_OK) {
+        link_lost(s, ac->errstr);
+        return;
+    }
+    link_set(s, LINK_HANDSHAKE);
+    /* No op (out of memory): the watchdog's connect deadline drops it. */
+    if ((op = op_begin(s, OP_PING)) == NULL) return;
+    op_send(op, "PING");
+    op_sent(op);
+}
+
+/* hiredis: an established connection ended; pending ops got their NULL
+ * replies already and the context is freed after this. One we dropped
+ * ourselves (link_drop, free) is no longer s->ac and is ignored. */
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct redis_store *s = ac->data;
+
+    if (s->ac != ac) return;
+    link_lost(s, status == REDIS_OK ? "connection closed" : ac->errstr);
+}
+
+/* Start a connection attempt. DNS is blocking here: use numeric hosts or
+ * localhost. Failing at once (refused, no memory) schedules a retry. */
+static void link_connect(struct redis_store *s)
+{
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+
+    if (ac == NULL || ac->err) { /* never attached: ours to free, now */
+        link_lost(s, ac ? ac->errstr : "out of memory");
+        if (ac) redisAsyncFree(ac);
+        return;
+    }
+    ac->data = s;
+    if (redisLibeventAttach(ac, s->evbase) != REDIS_OK ||
+        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
+        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
+        redisAsyncFree(ac);
+        link_lost(s, "cannot attach to the event loop");
+        return;
+    }
+    s->ac = ac;
+    link_set(s, LINK_CONNECTING);
+}
+
+/* The retry timer fired: try again (a failure reschedules it). */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    link_connect(arg);
+}
+
+/* Every REDIS_WATCHDOG_MS: a connect or handshake too slow, or an op with no
+ * reply for REDIS_OP_DEADLINE_MS, means Redis is not really there: drop the
+ * link (allowed: this is our timer, not a hiredis callback). */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_store *s = arg;
+    int64_t now = clock_mono_ms();
+
+    (void)fd, (void)what;
+    if ((s->link == LINK_CONNECTING || s->link == LINK_HANDSHAKE) &&
+        now - s->link_since_ms > REDIS_CONNECT_DEADLINE_MS)
+        link_drop(s, "connect timed out");
+    else if (s->ac && s->oldest &&
+             now - s->oldest->started_ms > REDIS_OP_DEADLINE_MS)
+        link_drop(s, "no reply within the deadline");
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+/* Close the connection (pending ops report STORE_DOWN through their
+ * callbacks now, and must not free the store from there) and free all.
+ * Must not be called from inside one of this store's callbacks. */
+static void redis_free(struct session_store *store)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    redisAsyncContext *ac;
+
+    if (s == NULL) return;
+    s->closing = 1;
+    if (s->retry_timer) event_free(s->retry_timer);
+    if (s->watchdog) event_free(s->watchdog);
+    s->retry_timer = s->watchdog = NULL;
+    ac = s->ac;
+    s->ac = NULL;
+    link_set(s, LINK_DOWN);
+    if (ac) redisAsyncFree(ac);
+    /* Every queued command had its callback; nothing is in flight now. */
+    while (s->oldest) {
+        s->oldest->failed = 1;
+        op_finish(s->oldest);
+    }
+    while (s->free_ops) {
+        struct redis_op *op = s->free_ops;
+
+        s->free_ops = op->newer;
+        free(op);
+    }
+    free(s);
+}
+
+static const struct session_store_ops redis_ops = {
+    .name = "redis",
+    .session_create = redis_session_create,
+    .session_get = redis_session_get,
+    .session_delete = redis_session_delete,
+    .like = redis_like,
+    .like_counts = redis_like_counts,
+    .is_up = redis_is_up,
+    .free = redis_free,
+};
+
+/* See session_store.h. The first connect starts here; its outcome arrives
+ * through the event loop. A host longer than REDIS_HOST_MAX is cut (and will
+ * not connect), not trusted. */
+struct session_store *session_redis_new(struct event_base *base,
+                                        const char *host, int port, int ttl_s)
+{
+    struct redis_store *s = calloc(1, sizeof(*s));
+    struct timeval tick = {0, REDIS_WATCHDOG_MS * 1000};
+
+    if (s == NULL) return NULL;
+    s->base.ops = &redis_ops;
+    s->evbase = base;
+    snprintf(s->host, sizeof(s->host), "%s", host ? host : "127.0.0.1");
+    s->port = port;
+    s->ttl_s = ttl_s > 0 ? ttl_s : REDIS_TTL_DEFAULT_S;
+    s->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    link_set(s, LINK_DOWN);
+    s->retry_timer = evtimer_new(base, on_retry, s);
+    s->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, s);
+    if (s->retry_timer == NULL || s->watchdog == NULL ||
+        event_add(s->watchdog, &tick) == -1)
+        goto err;
+    link_connect(s);
+    return &s->base;
+err:
+    redis_free(&s->base);
+    return NULL;
+}

@@ -68,10 +68,16 @@ struct session_store {
     const struct session_store_ops *ops;
 };
 
+/* Default bound on one post's like set in the memory store. */
+#define SESSION_MEMORY_LIKES_MAX 100000
+
+/* Fields <= 0 take defaults: ttl 86400 s, 100000 sessions, 100000 posts. */
 struct session_memory_opts {
     int ttl_s;           /* session lifetime, refreshed on session_get */
     long max_sessions;   /* beyond it the oldest session is dropped */
     long max_liked_posts; /* posts with a like set; beyond it, likes fail DOWN */
+    long max_likes_per_post; /* users in one post's set; beyond it, new likes
+                                fail DOWN (<= 0: SESSION_MEMORY_LIKES_MAX) */
     /* Clock in seconds; NULL uses the wall clock. Tests pass their own. */
     int64_t (*now_s)(void *clock_arg);
     void *clock_arg;
@@ -81,15 +87,28 @@ struct session_store *session_memory_new(const struct session_memory_opts *o);
 
 struct event_base;
 
+/* Ops a Redis store lets wait for replies at once; beyond it, new ones are
+ * answered STORE_DOWN at once (a slow Redis must not eat our memory). */
+#define SESSION_REDIS_INFLIGHT_MAX 10000
+
 /* Connect to Redis at host:port on base. Does not wait: the store starts as
  * down and comes up when the connection is made; if it drops it reconnects by
- * itself with exponential backoff (100 ms up to 2 s). ttl_s is the session
- * lifetime. Returns NULL only on allocation failure. */
+ * itself with exponential backoff (100 ms up to 2 s). An op Redis leaves
+ * unanswered for 1 s fails STORE_DOWN and the link is re-made. host should
+ * be numeric or localhost (name lookup blocks). ttl_s is the session
+ * lifetime. Returns NULL only on allocation failure. The process must ignore
+ * SIGPIPE. ops->free answers pending ops STORE_DOWN; call it from outside
+ * the store's callbacks. */
 struct session_store *session_redis_new(struct event_base *base,
                                         const char *host, int port, int ttl_s);
 
 /* Fill out (SESSION_ID_LEN + 1 bytes) with a fresh id from the OS random
  * source. Returns 0, or -1 if the OS could not give random bytes. */
 int session_new_id(char *out);
+
+/* 1 if sid could be one of ours (exactly SESSION_ID_LEN lowercase hex
+ * characters), else 0. Stores answer STORE_NOT_FOUND for anything else
+ * without looking, so a junk cookie costs nothing. */
+int session_id_valid(const char *sid);
 
 #endif

@@ -12,6 +12,7 @@
 #include "log.h"
 
 #define CALL_CACHE_MAX 256 /* call objects kept for reuse */
+#define ROUTE_PATH_MAX 256 /* longer paths match no route */
 
 #define M_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 #define M_POST EVHTTP_REQ_POST
@@ -274,8 +275,8 @@ static void reply_plain(struct backend_app *app, struct evhttp_request *req,
 void routes_handle(struct evhttp_request *req, void *arg)
 {
     struct backend_app *app = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *uri = evhttp_request_get_uri(req);
+    char path[ROUTE_PATH_MAX];
     unsigned method = (unsigned)evhttp_request_get_command(req);
     const struct route *found = NULL;
     struct call *c;
@@ -283,7 +284,12 @@ void routes_handle(struct evhttp_request *req, void *arg)
     app->inflight++;
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Served-By",
                       app->id);
-    if (path == NULL || *path == '\0') path = "/";
+    /* The raw target, not evhttp's parsed URI: that reads "//x" as a host
+     * name and an empty path, which would route it to "/". */
+    size_t plen = uri ? strcspn(uri, "?#") : 0;
+    if (plen >= sizeof(path)) plen = 0; /* too long to be one of ours: 404 */
+    memcpy(path, uri ? uri : "", plen);
+    path[plen] = '\0';
     c = call_get(app);
     if (c == NULL) {
         reply_plain(app, req, 503, "out of memory");

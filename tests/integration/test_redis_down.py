@@ -80,7 +80,8 @@ class RedisDownTest(ClusterTestCase):
                 self.assertStatus(be.get("/healthz"), 200)
 
         # --- Redis comes back on the same port (empty: --save "") ---
-        self.redis = RedisServer(self.tmp, port=self.redis.port, name="redis-again")
+        type(self).redis = RedisServer(self.tmp, port=self.redis.port,
+                                       name="redis-again")
         type(self)._class_procs.append(self.redis)
 
         for be in (self.a, self.b):
@@ -108,6 +109,40 @@ class RedisDownTest(ClusterTestCase):
         r = self.b.post("/posts/2/like", sid=carol)
         self.assertStatus(r, 200, "like after recovery")
         self.assertEqual((r.json()["added"], r.json()["likes"]), (True, 1))
+
+    def test_redis_hangs_then_resumes(self):
+        """A Redis that stops answering (SIGSTOP: the connection stays open)
+        must not hang logins: the backend gives up within its deadline."""
+        redis = self.start_redis(name="redis-hang")
+        be = self.start_backend(self.db, name="backend-hang", redis=redis.addr)
+        alice = be.login("alice")
+        redis.signal(signal.SIGSTOP)
+        self.addCleanup(redis.signal, signal.SIGCONT)
+
+        r, took = self.login_timed(be)
+        self.assertJsonError(r, 503, "login with a hung Redis")
+        self.assertRetryAfter(r)
+        self.assertLess(took, 2.5, "login must not hang on a hung Redis (%.2fs)" % took)
+        # once it knows, the next calls fail at once
+        be.wait_sessions("down", timeout=3.0)
+        t0 = time.monotonic()
+        self.assertJsonError(be.get("/me", sid=alice), 503, "/me, Redis hung")
+        self.assertLess(time.monotonic() - t0, 1.0)
+        r = be.get("/posts/1")
+        self.assertStatus(r, 200, "/posts/1 with a hung Redis")
+        self.assertLess(r.elapsed, 1.0, "public read must not wait for Redis")
+        self.assertStatus(be.get("/healthz", timeout=1.0), 200)
+
+        redis.signal(signal.SIGCONT)
+        try:
+            wait_until(lambda: be.post("/login", {
+                "username": "bob", "password": "switchboard"}).status == 200,
+                6.0, interval=0.1, what="login after Redis resumes")
+        except Timeout as exc:
+            self.fail(str(exc))
+        be.wait_sessions("up", timeout=3.0)
+        # the session made before the hang survived it (Redis kept its data)
+        self.assertStatus(be.get("/me", sid=alice), 200, "/me after Redis resumed")
 
 
 if __name__ == "__main__":

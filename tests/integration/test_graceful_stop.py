@@ -103,6 +103,26 @@ class GracefulStopTest(ClusterTestCase):
         self.assertLess(took, WORK_MS / 1000.0 + 3, "drain took %.2fs" % took)
         self.assertTrue(port_refuses(be.port))
 
+    def test_sigterm_finishes_queued_requests_too(self):
+        be = self.backend(work_ms=300, extra=["--capacity", 1, "--queue", 2])
+        jobs = [InFlight(be.port) for _ in range(3)]
+        for j in jobs:
+            j.start()
+        for j in jobs:
+            self.assertTrue(j.sent.wait(5), "request not sent")
+        self.assertStatus(be.get("/healthz"), 200)  # the loop has read them
+        t0 = time.monotonic()
+        be.signal(signal.SIGTERM)
+        for j in jobs:
+            j.join(5)
+        self.assertFalse(any(j.is_alive() for j in jobs), "a queued request hung")
+        self.assertEqual([j.error for j in jobs], [None] * 3)
+        self.assertEqual([j.resp.status for j in jobs], [200] * 3,
+                         "one working and two waiting at SIGTERM: all answered")
+        self.assertEqual(be.wait(5), 0)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5,
+                                "the waiting ones were worked on, not dropped")
+
     def test_idle_backend_stops_at_once(self):
         be = self.backend(work_ms=0)
         self.assertStatus(be.get("/posts/1"), 200)

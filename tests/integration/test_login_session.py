@@ -48,6 +48,24 @@ class LoginSessionTest(ClusterTestCase):
             r = self.a.get("/me", sid=sid)
             self.assertStatus(r, 200, "/me")
 
+    def test_sid_is_found_among_other_cookies(self):
+        sid = self.a.login("alice")
+        for header in ("theme=dark; sid=%s; lang=en" % sid, "sid=%s;lang=en" % sid,
+                       "a=1;  sid=%s" % sid):
+            with self.subTest(cookie=header):
+                r = self.a.get("/me", headers={"Cookie": header})
+                self.assertStatus(r, 200, "Cookie: %s" % header)
+                self.assertEqual(r.json()["username"], "alice")
+
+    def test_login_ignores_a_session_id_the_client_brings(self):
+        # session fixation: a sid chosen by someone else is never adopted
+        planted = "ab" * 20
+        r = self.a.post("/login", {"username": "alice", "password": "switchboard"},
+                        sid=planted)
+        self.assertStatus(r, 200)
+        self.assertNotEqual(r.cookie("sid")[0], planted)
+        self.assertJsonError(self.a.get("/me", sid=planted), 401, "planted sid")
+
     def test_me_shows_the_logged_in_user(self):
         sid = self.a.login("bob")
         r = self.a.get("/me", sid=sid)

@@ -2,11 +2,12 @@
 two wait, and turns the rest away at once. Health checks skip the line."""
 
 import http.client
+import socket
 import threading
 import time
 import unittest
 
-from harness import HOST, ClusterTestCase, Response, seed_db
+from harness import HOST, ClusterTestCase, Response, seed_db, wait_until
 
 CAPACITY, QUEUE, WORK_MS = 1, 2, 200
 WORK = WORK_MS / 1000.0
@@ -111,6 +112,23 @@ class OverloadTest(ClusterTestCase):
         self.assertJsonError(extra, 503, "a fourth request while 1 works and 2 wait")
         self.assertRetryAfter(extra)
         self.assertLess(extra.elapsed, 0.15)
+
+    def test_clients_that_hang_up_do_not_leak_slots(self):
+        # fill the working slot and the queue, then hang up on all of them
+        socks = []
+        for _ in range(CAPACITY + QUEUE):
+            s = socket.create_connection((HOST, self.be.port), timeout=2)
+            s.sendall(b"GET /posts/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(s)
+        self.assertStatus(self.be.get("/healthz"), 200)  # the loop has read them
+        for s in socks:
+            s.close()
+        # the slots come back (at worst after the abandoned work is done)
+        r = wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+            self.be.get("/posts/1")), (CAPACITY + QUEUE) * WORK + 2.0,
+            interval=0.05, what="a slot after the clients hung up")
+        self.assertEqual(r.json()["id"], 1)
+        self.assertHealthy(self.be)
 
     def test_everything_works_after_the_burst(self):
         shots, _ = self.burst(6)

@@ -27,6 +27,8 @@ struct backend_app {
     long inflight;        /* requests not yet fully answered */
     void (*on_idle)(struct backend_app *app); /* called when inflight hits 0 */
     struct call *free_calls; /* recycled per-request objects */
+    struct call *live_calls; /* calls in progress, freed at exit if a drain
+                                timed out with work still pending */
     long nfree_calls;
     uint64_t requests;    /* answered since start */
 };
@@ -34,7 +36,8 @@ struct backend_app {
 /* The evhttp callback for every request: routing, admission, sessions. */
 void routes_handle(struct evhttp_request *req, void *app);
 
-/* Release the recycled per-request objects (at exit). */
+/* Release the recycled per-request objects and any call still waiting for
+ * admission or simulated work (at exit, after the event loop stopped). */
 void routes_free_cache(struct backend_app *app);
 
 #endif

@@ -51,6 +51,7 @@ struct call {
     int limit;                           /* page size asked for */
     int64_t ids[FEED_PAGE_MAX];
     struct call *next_free;
+    struct call *live_prev, *live_next; /* app->live_calls, while in use */
 };
 
 /* Send body (taken) with status, free the admission slot and recycle c.

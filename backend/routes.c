@@ -102,6 +102,9 @@ static struct call *call_get(struct backend_app *app)
     memset(c, 0, sizeof(*c));
     c->posts = posts;
     c->app = app;
+    c->live_next = app->live_calls;
+    if (app->live_calls != NULL) app->live_calls->live_prev = c;
+    app->live_calls = c;
     return c;
 }
 
@@ -111,6 +114,11 @@ static void call_put(struct call *c)
 
     json_decref(c->body);
     c->body = NULL;
+    if (c->live_prev != NULL)
+        c->live_prev->live_next = c->live_next;
+    else
+        app->live_calls = c->live_next;
+    if (c->live_next != NULL) c->live_next->live_prev = c->live_prev;
     if (app->nfree_calls >= CALL_CACHE_MAX) {
         free(c->posts);
         free(c);
@@ -123,6 +131,14 @@ static void call_put(struct call *c)
 
 void routes_free_cache(struct backend_app *app)
 {
+    /* Requests still working when a drain timed out: their evhttp requests
+     * went with evhttp_free; only the calls themselves are left. */
+    while (app->live_calls != NULL) {
+        struct call *c = app->live_calls;
+        if (c->admitted) overload_release(&c->ticket);
+        c->admitted = 0;
+        call_put(c);
+    }
     while (app->free_calls != NULL) {
         struct call *c = app->free_calls;
         app->free_calls = c->next_free;

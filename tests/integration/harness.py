@@ -314,6 +314,26 @@ class Backend(Proc):
         return login(self.port, username, password)
 
 
+# Memory and UB errors found by a -DSB_SANITIZE=ON build (leaks at exit are
+# left out: a drain timeout may abandon requests on purpose).
+_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:")
+
+
+def sanitizer_reports(procs):
+    """Text of any sanitizer error in the logs of the given processes."""
+    found = []
+    for p in procs:
+        if not isinstance(p, Backend):
+            continue
+        text = p.log_text()
+        for marker in _SANITIZER_MARKERS:
+            i = text.find(marker)
+            if i >= 0:
+                found.append("%s (%s): %s" % (p.name, p.log_path, text[i:i + 1500]))
+                break
+    return "\n".join(found)
+
+
 class StartError(Exception):
     pass
 
@@ -514,10 +534,13 @@ class ClusterTestCase(unittest.TestCase):
                 p.stop()
             except Exception:  # noqa: BLE001
                 pass
-        if os.environ.get("SB_KEEP_TMP"):
+        reports = sanitizer_reports(cls._class_procs)
+        if os.environ.get("SB_KEEP_TMP") or reports:
             sys.stderr.write("kept %s\n" % cls.tmp)
         else:
             shutil.rmtree(cls.tmp, ignore_errors=True)
+        if reports:
+            raise AssertionError(reports)
 
     # processes that live for the whole class
     @classmethod
@@ -544,6 +567,9 @@ class ClusterTestCase(unittest.TestCase):
                 p.stop()
             except Exception:  # noqa: BLE001
                 pass
+        reports = sanitizer_reports(self._test_procs)
+        if reports:
+            self.fail(reports)
 
     def start_redis(self, **kw):
         r = RedisServer(self.tmp, **kw)

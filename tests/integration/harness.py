@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -109,19 +110,21 @@ _LIVE_LOCK = threading.Lock()
 _PR_SET_PDEATHSIG = 1
 
 
-def _child_setup():
+def _child_setup(nofile=None):
     # Die with the test runner (Linux only; harmless elsewhere).
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except Exception:  # noqa: BLE001
         pass
+    if nofile is not None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
 
 class Proc:
     """One child process with its own log file."""
 
-    def __init__(self, name, argv, log_dir, env=None):
+    def __init__(self, name, argv, log_dir, env=None, nofile=None):
         self.name = name
         self.argv = list(argv)
         self.log_path = os.path.join(log_dir, "%s.log" % name)
@@ -140,7 +143,7 @@ class Proc:
         self.popen = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
             stderr=subprocess.STDOUT, env=full_env,
-            preexec_fn=_child_setup if sys.platform.startswith("linux") else None)
+            preexec_fn=lambda: _child_setup(nofile))
         self.pid = self.popen.pid
         with _LIVE_LOCK:
             _LIVE.add(self)
@@ -198,6 +201,16 @@ class Proc:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def cpu_seconds(self):
+        """User + system CPU time the process has used (Linux /proc)."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def open_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
 
     def log_tail(self, lines=30):
         text = self.log_text().splitlines()
@@ -259,7 +272,8 @@ class Backend(Proc):
     """An sb-backend serving on a free loopback port."""
 
     def __init__(self, log_dir, db, name="backend", sessions="redis",
-                 redis=None, extra=(), env=None, wait=True, wait_store=None):
+                 redis=None, extra=(), env=None, wait=True, wait_store=None,
+                 nofile=None):
         self.port = free_port()
         self.id = name
         argv = [backend_bin(), "--listen", "%s:%d" % (HOST, self.port),
@@ -268,7 +282,7 @@ class Backend(Proc):
         if redis is not None:
             argv += ["--redis", redis]
         argv += [str(a) for a in extra]
-        super().__init__(name, argv, log_dir, env=env)
+        super().__init__(name, argv, log_dir, env=env, nofile=nofile)
         if wait:
             self.wait_healthy()
             if wait_store is None:

@@ -2,9 +2,10 @@
 any backend knows it (the stateless server)."""
 
 import os
+import threading
 import unittest
 
-from harness import SID_RE, ClusterTestCase, seed_db, wait_until
+from harness import SID_RE, ClusterTestCase, request, seed_db, wait_until
 
 
 class LoginSessionTest(ClusterTestCase):
@@ -143,6 +144,35 @@ class LoginSessionTest(ClusterTestCase):
         # and logging out on B ends it on A too
         self.assertStatus(self.b.post("/logout", sid=sid), 200, "logout on B")
         self.assertJsonError(self.a.get("/me", sid=sid), 401, "/me on A after logout on B")
+
+    def test_a_login_flood_gets_answers_not_hangs(self):
+        # password hashing is slow on purpose; a flood of logins is served or
+        # turned away with 503 + Retry-After, never left hanging, never a 500
+        results, errors = [], []
+
+        def one():
+            try:
+                results.append(request(self.b.port, "POST", "/login", timeout=10,
+                                       body={"username": "alice",
+                                             "password": "switchboard"}))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(120)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        self.assertFalse(any(t.is_alive() for t in threads), "logins hung")
+        self.assertEqual(errors, [], "connections failed")
+        statuses = [r.status for r in results]
+        self.assertTrue(set(statuses) <= {200, 503}, sorted(set(statuses)))
+        self.assertIn(200, statuses)
+        for r in results:
+            if r.status == 503:
+                self.assertRetryAfter(r)
+        # and afterwards a login is a plain login again
+        self.assertRegex(self.b.login("alice"), SID_RE)
 
     def test_session_expires_after_its_ttl(self):
         redis = self.start_redis()  # its own, so DBSIZE counts only this session

@@ -3,6 +3,8 @@ not-ready, stops taking connections, finishes what it started, exits 0."""
 
 import http.client
 import signal
+import socket
+import struct
 import threading
 import time
 import unittest
@@ -122,6 +124,29 @@ class GracefulStopTest(ClusterTestCase):
         self.assertEqual(be.wait(5), 0)
         self.assertGreaterEqual(time.monotonic() - t0, 0.5,
                                 "the waiting ones were worked on, not dropped")
+
+    def test_a_client_that_reset_does_not_hold_up_the_stop(self):
+        # A client resets its connection (RST) while its request is being
+        # worked on. Once that work is over, nothing is in flight any more, so
+        # a SIGTERM must stop the backend at once, not after --drain-timeout.
+        be = self.backend(work_ms=300, extra=["--capacity", 1,
+                                              "--drain-timeout", 5000])
+        s = socket.create_connection((HOST, be.port), timeout=2)
+        s.sendall(b"GET /posts/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertStatus(be.get("/healthz"), 200)  # the loop has read it
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        # capacity 1: a 200 here means the abandoned work is over
+        wait_until(lambda: be.get("/posts/1").status == 200, 3.0, interval=0.05,
+                   what="the slot of the abandoned request")
+        t0 = time.monotonic()
+        be.signal(signal.SIGTERM)
+        code = be.wait(8)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 0)
+        self.assertLess(took, 1.5, "an idle backend took %.2fs to stop (the reset "
+                        "request still counted as in flight?); log:\n%s"
+                        % (took, be.log_tail(3)))
 
     def test_idle_backend_stops_at_once(self):
         be = self.backend(work_ms=0)

@@ -1,7 +1,9 @@
 /* sb-backend: the application server. Flags, signals and wiring only; the
  * work is in routes*.c, feed_db.c, session_*.c and overload.c. */
 #include <event2/event.h>
+#include <errno.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@
 #define PWHASH_THREADS 1        /* login hashing runs beside the loop */
 #define PWHASH_PENDING_MAX 64   /* logins waiting for the hasher */
 #define MEMORY_SESSIONS_MAX 100000
+#define DRAIN_LINGER_MS 100       /* after the last answer, before exit */
+#define ACCEPT_PAUSE_MS 100       /* accepting paused after EMFILE */
 #define MEMORY_LIKED_POSTS_MAX 200000
 
 enum { SESSIONS_REDIS, SESSIONS_MEMORY };
@@ -105,13 +109,45 @@ static int run_seed(int argc, char **argv)
 
 static struct event *drain_deadline;
 static struct evhttp_bound_socket *bound;
+static struct event *accept_resume;
+static int accept_paused;
 
-/* Nothing is in flight any more (or the drain took too long): leave. */
+/* Nothing is in flight any more (or the drain took too long): leave, after
+ * a short linger so the last answers queued on their connections are
+ * written out. */
 static void drain_finish(struct backend_app *app)
 {
+    struct timeval linger = {0, DRAIN_LINGER_MS * 1000};
+
     log_info("drained after %llu requests, exiting",
              (unsigned long long)app->requests);
-    event_base_loopexit(app->base, NULL);
+    event_base_loopexit(app->base, &linger);
+}
+
+/* Out of file descriptors: stop accepting for a moment instead of spinning
+ * on a listening socket that stays readable (libevent would retry at once,
+ * forever, logging each time). */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
+
+    (void)arg;
+    if (!accept_paused)
+        log_warn("accept failed (%s): pausing accepts for %d ms",
+                 strerror(errno), ACCEPT_PAUSE_MS);
+    accept_paused = 1;
+    evconnlistener_disable(l);
+    event_add(accept_resume, &pause);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    accept_paused = 0;
+    if (bound != NULL)
+        evconnlistener_enable(evhttp_bound_socket_get_listener(bound));
+    (void)arg;
 }
 
 static void drain_timed_out(evutil_socket_t fd, short what, void *arg)
@@ -210,6 +246,9 @@ static int serve(struct backend_app *app)
                   o.listen.host, o.listen.port);
         goto out;
     }
+    accept_resume = evtimer_new(app->base, on_accept_resume, NULL);
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
+                                on_accept_error);
     sigterm = evsignal_new(app->base, SIGTERM, on_stop_signal, app);
     sigint = evsignal_new(app->base, SIGINT, on_stop_signal, app);
     evsignal_add(sigterm, NULL);
@@ -222,6 +261,7 @@ static int serve(struct backend_app *app)
     event_free(sigterm);
     event_free(sigint);
     if (drain_deadline != NULL) event_free(drain_deadline);
+    event_free(accept_resume);
 out:
     /* The store and the hasher first: their last callbacks may still answer
      * requests, which needs evhttp alive. */

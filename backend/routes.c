@@ -148,13 +148,12 @@ void routes_free_cache(struct backend_app *app)
     app->nfree_calls = 0;
 }
 
-/* The response has been written out (or the client is gone): only now is
- * the request no longer in flight, which is what a graceful stop waits for. */
-static void request_complete(struct evhttp_request *req, void *arg)
+/* The reply is queued: the request is no longer in flight, which is what a
+ * graceful stop waits for. (Counting until evhttp reports the write done
+ * would be exact, but evhttp never reports it when the client resets the
+ * connection first, and the stop would then wait for its timeout.) */
+static void request_answered(struct backend_app *app)
 {
-    struct backend_app *app = arg;
-
-    (void)req;
     if (--app->inflight == 0 && app->draining && app->on_idle != NULL)
         app->on_idle(app);
 }
@@ -170,22 +169,19 @@ static void send_counted(struct backend_app *app, struct evhttp_request *req,
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
                           "close");
     if (evhttp_request_get_connection(req) == NULL) {
-        /* The client left: evhttp frees req and will not call us back. */
+        /* The client left: evhttp frees req on this send. */
         json_decref(body);
         evhttp_send_reply(req, status, http_reason(status), NULL);
-        request_complete(req, app);
-        return;
-    }
-    evhttp_request_set_on_complete_cb(req, request_complete, app);
-    if (ctype == NULL) {
+    } else if (ctype == NULL) {
         http_reply_json(req, status, body);
-        return;
+    } else {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Type", ctype);
+        evbuffer_add_reference(evhttp_request_get_output_buffer(req), data,
+                               len, NULL, NULL);
+        evhttp_send_reply(req, status, http_reason(status), NULL);
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      ctype);
-    evbuffer_add_reference(evhttp_request_get_output_buffer(req), data, len,
-                           NULL, NULL);
-    evhttp_send_reply(req, status, http_reason(status), NULL);
+    request_answered(app);
 }
 
 void call_reply(struct call *c, int status, json_t *body)

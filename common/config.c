@@ -143,6 +143,16 @@ static int cfg_apply(const struct cfg_opt *o, const char *value,
         }
         *(int *)o->target = idx;
         return 0;
+    case CFG_LIST: {
+        struct cfg_list *l = o->target;
+        if (l->n >= CFG_LIST_MAX) {
+            cfg_err(err, errlen, "%s: more than %d values", origin,
+                    CFG_LIST_MAX);
+            return -1;
+        }
+        l->items[l->n++] = value;
+        return 0;
+    }
     case CFG_FLAG:
         if (value == NULL || strcmp(value, "1") == 0 ||
             strcmp(value, "true") == 0 || strcmp(value, "yes") == 0) {
@@ -158,6 +168,23 @@ static int cfg_apply(const struct cfg_opt *o, const char *value,
         return 0;
     }
     return -1;
+}
+
+/* A list from a variable: "a,b,c". The pieces are kept in a copy that
+ * lives as long as the process, like argv. */
+static int cfg_apply_list_env(const struct cfg_opt *o, const char *value,
+                              const char *origin, char *err, size_t errlen)
+{
+    char *copy = strdup(value), *save = NULL;
+
+    if (copy == NULL) {
+        cfg_err(err, errlen, "%s: out of memory", origin);
+        return -1;
+    }
+    for (char *tok = strtok_r(copy, ", ", &save); tok != NULL;
+         tok = strtok_r(NULL, ", ", &save))
+        if (cfg_apply(o, tok, origin, err, errlen) != 0) return -1;
+    return 0;
 }
 
 /* "session-ttl" -> "SB_SESSION_TTL". */
@@ -195,8 +222,13 @@ enum cfg_result cfg_parse(const struct cfg_opt *opts, size_t nopts, int argc,
             return CFG_ERROR; /* a bad default is our bug; say so */
         cfg_env_name(o->name, env, sizeof(env));
         value = getenv(env);
-        if (value != NULL && cfg_apply(o, value, env, err, errlen) != 0)
+        if (value != NULL && o->type == CFG_LIST) {
+            if (cfg_apply_list_env(o, value, env, err, errlen) != 0)
+                return CFG_ERROR;
+        } else if (value != NULL &&
+                   cfg_apply(o, value, env, err, errlen) != 0) {
             return CFG_ERROR;
+        }
     }
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i], *name, *eq, *value;
@@ -247,6 +279,7 @@ void cfg_usage(FILE *out, const char *prog, const char *synopsis,
                           : o->type == CFG_HOSTPORT ? " HOST:PORT"
                           : o->type == CFG_ENUM     ? " WHICH"
                           : o->type == CFG_STR      ? " VALUE"
+                          : o->type == CFG_LIST     ? " VALUE..."
                                                     : "";
         cfg_env_name(o->name, env, sizeof(env));
         snprintf(flag, sizeof(flag), "--%s%s", o->name, arg);

@@ -16,7 +16,16 @@ enum cfg_type {
     CFG_INT,      /* target: long *, within [min,max] */
     CFG_HOSTPORT, /* target: struct hostport *        */
     CFG_ENUM,     /* target: int *, index into choices ("a|b|c") */
-    CFG_FLAG      /* target: int *, set to 1 when present; takes no value */
+    CFG_FLAG,     /* target: int *, set to 1 when present; takes no value */
+    CFG_LIST      /* target: struct cfg_list *; repeatable flag, or a
+                     comma-separated variable */
+};
+
+#define CFG_LIST_MAX 64
+
+struct cfg_list {
+    const char *items[CFG_LIST_MAX];
+    int n;
 };
 
 #define CFG_HOST_MAX 256

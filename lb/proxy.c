@@ -1,0 +1,789 @@
+/* The proxy state machine: client connection, exchange, attempts. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "clock.h"
+#include "health.h"
+#include "log.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define CLIENT_CACHE_MAX 1024 /* connection objects kept for reuse */
+
+static void client_close(struct client *c);
+static void client_advance(struct client *c);
+static void exchange_dispatch(struct client *c);
+static void attempt_failed(struct client *c, enum attempt_failure f);
+static void exchange_finish(struct client *c);
+static void response_pump(struct client *c);
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void timer_set(struct client *c, enum client_timer kind, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    c->timer_kind = kind;
+    evtimer_add(&c->timer, &tv);
+}
+
+static void timer_clear(struct client *c)
+{
+    if (c->timer_kind != TIMER_NONE) {
+        evtimer_del(&c->timer);
+        c->timer_kind = TIMER_NONE;
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    enum client_timer kind = c->timer_kind;
+
+    (void)fd;
+    (void)what;
+    c->timer_kind = TIMER_NONE;
+    switch (kind) {
+    case TIMER_CLIENT:
+        /* Slow or idle client: answer 408 if it started a request,
+         * otherwise just close the idle keep-alive connection. */
+        if (evbuffer_get_length(c->io.in) > 0 || c->req != REQ_HEAD) {
+            head_error(c, 408, "request not received in time", 1);
+            head_log(c);
+            c->closing = 1;
+            if (sockio_flush(&c->io) != SOCKIO_AGAIN) client_close(c);
+        } else {
+            client_close(c);
+        }
+        return;
+    case TIMER_QUEUE:
+        TAILQ_REMOVE(&c->w->queue, c, queue_link);
+        c->w->nqueued--;
+        atomic_fetch_sub(&lb.queued, 1);
+        c->req = REQ_DONE;
+        head_error(c, 503, "all backends busy, queue timeout", 0);
+        exchange_finish(c);
+        return;
+    case TIMER_CONNECT:
+        attempt_failed(c, FAIL_CONNECT);
+        return;
+    case TIMER_SERVER:
+        attempt_failed(c, c->resp_started ? FAIL_AFTER_RESPONSE
+                                          : FAIL_SERVER_TIMEOUT);
+        return;
+    case TIMER_NONE:
+        return;
+    }
+}
+
+/* ---- connection lifetime ----------------------------------------------- */
+
+static void client_on_read(evutil_socket_t fd, short what, void *arg);
+static void client_on_write(evutil_socket_t fd, short what, void *arg);
+
+void proxy_accept(struct worker *w, evutil_socket_t fd,
+                  const struct sockaddr *peer, socklen_t peerlen)
+{
+    struct client *c = w->free_clients;
+    int one = 1;
+
+    (void)peerlen;
+    if (c != NULL) {
+        w->free_clients = c->next_free;
+        w->nfree_clients--;
+    } else if ((c = calloc(1, sizeof(*c))) == NULL ||
+               (c->fwd_head = evbuffer_new()) == NULL ||
+               (c->body_hold = evbuffer_new()) == NULL) {
+        if (c && c->fwd_head) evbuffer_free(c->fwd_head);
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (sockio_init(&c->io, w->base, fd, client_on_read, client_on_write, c)) {
+        evbuffer_free(c->fwd_head);
+        evbuffer_free(c->body_hold);
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->w = w;
+    evtimer_assign(&c->timer, w->base, on_timer, c);
+    c->timer_kind = TIMER_NONE;
+    if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)peer;
+        inet_ntop(AF_INET6, &a->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
+        c->peer_hash = balancer_hash(&a->sin6_addr, sizeof(a->sin6_addr));
+    } else {
+        const struct sockaddr_in *a = (const void *)peer;
+        inet_ntop(AF_INET, &a->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+        c->peer_hash = balancer_hash(&a->sin_addr, sizeof(a->sin_addr));
+    }
+    c->req = REQ_HEAD;
+    c->resp = RESP_NONE;
+    TAILQ_INSERT_TAIL(&w->clients, c, all_link);
+    w->nclients++;
+    timer_set(c, TIMER_CLIENT, lb.cfg.timeout_client);
+}
+
+/* Give back the backend slot and connection of the current attempt. */
+static void attempt_end(struct client *c, int reusable)
+{
+    if (c->up != NULL) {
+        upstream_release(c->up, reusable);
+        c->up = NULL;
+    }
+    if (c->resp != RESP_NONE && c->be != NULL) {
+        atomic_fetch_sub(&c->be->active, 1);
+        if (c->w->nqueued > 0) worker_wake_queue(c->w); /* a slot freed */
+    }
+    c->resp = RESP_NONE;
+}
+
+static void client_close(struct client *c)
+{
+    struct worker *w = c->w;
+
+    timer_clear(c);
+    if (c->req == REQ_QUEUED) {
+        TAILQ_REMOVE(&w->queue, c, queue_link);
+        w->nqueued--;
+        atomic_fetch_sub(&lb.queued, 1);
+    }
+    attempt_end(c, 0);
+    sockio_close(&c->io);
+    TAILQ_REMOVE(&w->clients, c, all_link);
+    w->nclients--;
+    evbuffer_drain(c->fwd_head, evbuffer_get_length(c->fwd_head));
+    evbuffer_drain(c->body_hold, evbuffer_get_length(c->body_hold));
+    if (w->nfree_clients >= CLIENT_CACHE_MAX) {
+        evbuffer_free(c->fwd_head);
+        evbuffer_free(c->body_hold);
+        free(c);
+        return;
+    }
+    struct evbuffer *fh = c->fwd_head, *bh = c->body_hold;
+    memset(c, 0, sizeof(*c));
+    c->fwd_head = fh;
+    c->body_hold = bh;
+    c->next_free = w->free_clients;
+    w->free_clients = c;
+    w->nfree_clients++;
+}
+
+void proxy_free_cache(struct worker *w)
+{
+    while (!TAILQ_EMPTY(&w->clients)) client_close(TAILQ_FIRST(&w->clients));
+    while (w->free_clients != NULL) {
+        struct client *c = w->free_clients;
+        w->free_clients = c->next_free;
+        evbuffer_free(c->fwd_head);
+        evbuffer_free(c->body_hold);
+        free(c);
+    }
+}
+
+void proxy_close_idle(struct worker *w)
+{
+    struct client *c, *next;
+
+    for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, all_link);
+        if (c->req == REQ_HEAD && c->resp == RESP_NONE &&
+            evbuffer_get_length(c->io.in) == 0 &&
+            evbuffer_get_length(c->io.out) == 0)
+            client_close(c);
+    }
+}
+
+/* Write what is queued for the client; close when that was the last of it.
+ * Returns -1 if c is gone. */
+static int client_flush(struct client *c)
+{
+    enum sockio_result r = sockio_flush(&c->io);
+
+    if (r == SOCKIO_ERROR || (r == SOCKIO_OK && c->closing)) {
+        client_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reading requests -------------------------------------------------- */
+
+static void client_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    enum sockio_result r;
+
+    (void)fd;
+    (void)what;
+    r = sockio_read(&c->io, SOCKIO_READ_CHUNK);
+    if (r == SOCKIO_AGAIN) return;
+    if (r == SOCKIO_ERROR ||
+        (r == SOCKIO_EOF && c->req == REQ_HEAD && c->resp == RESP_NONE)) {
+        client_close(c);
+        return;
+    }
+    if (r == SOCKIO_EOF) {
+        /* Half-closed: the answer to what was asked may still go out. */
+        c->client_eof = 1;
+        c->keep_alive = 0;
+        sockio_set_reading(&c->io, 0);
+        if (c->req == REQ_HOLD || c->req == REQ_BODY) {
+            client_close(c); /* the request body will never be complete */
+            return;
+        }
+        if (c->resp == RESP_TUNNEL && c->up != NULL)
+            shutdown(c->up->io.fd, SHUT_WR);
+        return;
+    }
+    client_advance(c);
+}
+
+/* Move request body bytes from the client toward the backend, following
+ * the framing; when the body is complete the request is DONE. */
+static void request_body_pump(struct client *c)
+{
+    struct evbuffer *in = c->io.in, *out = c->up->io.out;
+    size_t avail = evbuffer_get_length(in);
+
+    if (c->req_body == HTTP1_BODY_LENGTH) {
+        size_t n = avail < c->req_left ? avail : (size_t)c->req_left;
+        evbuffer_remove_buffer(in, out, n);
+        c->req_left -= n;
+        if (c->req_left == 0) c->req = REQ_DONE;
+    } else if (c->req_body == HTTP1_BODY_CHUNKED) {
+        struct evbuffer_iovec vec[8];
+        int nvec = evbuffer_peek(in, -1, NULL, vec, 8), done = 0;
+        size_t take = 0;
+        for (int i = 0; i < nvec && i < 8 && !done; i++) {
+            ssize_t k = http1_chunked_scan(&c->req_chunk, vec[i].iov_base,
+                                           vec[i].iov_len, &done);
+            if (k < 0) {
+                attempt_end(c, 0);
+                c->req = REQ_DONE;
+                head_error(c, 400, "bad chunked framing", 1);
+                head_log(c);
+                c->closing = 1;
+                client_flush(c);
+                return;
+            }
+            take += (size_t)k;
+        }
+        evbuffer_remove_buffer(in, out, take);
+        if (done) c->req = REQ_DONE;
+    } else {
+        c->req = REQ_DONE;
+    }
+    c->replayable = 0;
+    /* Backpressure: a backend that reads slowly pauses the client. */
+    sockio_set_reading(&c->io, evbuffer_get_length(out) < LB_HIGH_WATER);
+}
+
+/* A complete request head is at the front of c->io.in. */
+static void request_start(struct client *c, struct http1_request *r,
+                          const char *buf, size_t head_len)
+{
+    c->started_us = clock_mono_us();
+    c->queued_ms = 0;
+    c->attempts = 0;
+    c->tried = 0;
+    c->bytes_out = 0;
+    c->status = 0;
+    c->be = NULL;
+    c->resp_started = 0;
+    c->http10 = r->minor_version == 0;
+    c->keep_alive = r->keep_alive && !c->client_eof;
+    c->idempotent = r->idempotent;
+    c->is_head = r->is_head;
+    c->upgrade = r->upgrade;
+    c->has_idem_key = r->known.idempotency_key >= 0;
+    c->req_body = r->body;
+    c->req_left = r->content_length;
+    http1_chunked_init(&c->req_chunk);
+    c->sticky = lb.cfg.policy == POLICY_STICKY
+                    ? head_sticky_index(r, buf, lb_backends())
+                    : -1;
+    c->sticky_ok = c->sticky >= 0;
+    head_build_request(c, r, buf);
+    evbuffer_drain(c->io.in, head_len);
+    timer_clear(c);
+    if (r->body == HTTP1_BODY_LENGTH && r->content_length > (uint64_t)lb.cfg.max_body) {
+        head_error(c, 413, "request body too large", 1);
+        head_log(c);
+        c->closing = 1;
+        client_flush(c);
+        return;
+    }
+    /* A small body is read whole first, so a retry can send it again. */
+    c->replayable = 1;
+    if (r->body == HTTP1_BODY_LENGTH && r->content_length > 0 &&
+        r->content_length <= LB_REPLAY_BODY_MAX && !r->expect_continue) {
+        c->req = REQ_HOLD;
+        timer_set(c, TIMER_CLIENT, lb.cfg.timeout_client);
+        client_advance(c);
+        return;
+    }
+    c->req = r->body == HTTP1_BODY_NONE ? REQ_DONE : REQ_BODY;
+    exchange_dispatch(c);
+}
+
+/* Parse the next request head, if a whole one has arrived. */
+static void request_head(struct client *c)
+{
+    struct http1_request *r = &c->w->req;
+    size_t len = evbuffer_get_length(c->io.in), n;
+    const char *buf;
+    ssize_t rc;
+
+    if (len == 0) return;
+    n = len < LB_HEAD_MAX ? len : LB_HEAD_MAX;
+    buf = (const char *)evbuffer_pullup(c->io.in, (ev_ssize_t)n);
+    rc = http1_parse_request(buf, n, LB_HEAD_MAX, LB_TARGET_MAX, r);
+    if (rc == HTTP1_INCOMPLETE) {
+        if (len >= LB_HEAD_MAX) {
+            c->request_id[0] = '\0';
+            head_error(c, 431, "request head too large", 1);
+        } else {
+            if (c->timer_kind != TIMER_CLIENT)
+                timer_set(c, TIMER_CLIENT, lb.cfg.timeout_client);
+            return;
+        }
+    } else if (rc < 0) {
+        c->request_id[0] = '\0';
+        head_error(c, r->error_status ? r->error_status : 400,
+                   r->error ? r->error : "bad request", 1);
+    } else {
+        request_start(c, r, buf, (size_t)rc);
+        return;
+    }
+    /* An error answer for an unparseable request: log, close after. */
+    c->started_us = clock_mono_us();
+    strcpy(c->method, "-");
+    strcpy(c->path, "-");
+    head_log(c);
+    c->closing = 1;
+    sockio_set_reading(&c->io, 0);
+    client_flush(c);
+}
+
+static void client_advance(struct client *c)
+{
+    if (c->resp == RESP_TUNNEL) {
+        evbuffer_add_buffer(c->up->io.out, c->io.in);
+        if (sockio_flush(&c->up->io) == SOCKIO_ERROR) client_close(c);
+        return;
+    }
+    switch (c->req) {
+    case REQ_HEAD:
+        if (c->resp == RESP_NONE && !c->closing) request_head(c);
+        break;
+    case REQ_HOLD:
+        if (evbuffer_get_length(c->io.in) >= c->req_left) {
+            evbuffer_remove_buffer(c->io.in, c->body_hold, (size_t)c->req_left);
+            c->req_left = 0;
+            c->req = REQ_DONE;
+            timer_clear(c);
+            exchange_dispatch(c);
+        }
+        break;
+    case REQ_BODY:
+        if (c->up != NULL && c->up->connected) {
+            request_body_pump(c);
+            if (c->up != NULL && sockio_flush(&c->up->io) == SOCKIO_ERROR)
+                attempt_failed(c, FAIL_AFTER_SEND);
+        } else if (evbuffer_get_length(c->io.in) > LB_HIGH_WATER) {
+            sockio_set_reading(&c->io, 0); /* until the backend is there */
+        }
+        break;
+    case REQ_QUEUED:
+    case REQ_DONE:
+        /* Pipelined bytes wait for their turn; bounded by the high water. */
+        if (evbuffer_get_length(c->io.in) > LB_HIGH_WATER)
+            sockio_set_reading(&c->io, 0);
+        break;
+    }
+}
+
+/* ---- choosing a backend and sending ------------------------------------ */
+
+/* Send the request (head, and the held body) on the attempt's connection. */
+static void attempt_send(struct client *c)
+{
+    struct upstream *u = c->up;
+
+    evbuffer_add(u->io.out, evbuffer_pullup(c->fwd_head, -1),
+                 evbuffer_get_length(c->fwd_head));
+    if (evbuffer_get_length(c->body_hold) > 0)
+        evbuffer_add(u->io.out, evbuffer_pullup(c->body_hold, -1),
+                     evbuffer_get_length(c->body_hold));
+    if (c->req == REQ_BODY) request_body_pump(c);
+    c->req_sent = 1;
+    timer_set(c, TIMER_SERVER, lb.cfg.timeout_server);
+    if (sockio_flush(&u->io) == SOCKIO_ERROR)
+        attempt_failed(c, c->up->reused ? FAIL_AFTER_SEND : FAIL_BEFORE_SEND);
+}
+
+/* Join the worker's queue for a backend slot. Returns 0, or -1 if full. */
+static int exchange_enqueue(struct client *c)
+{
+    if (atomic_fetch_add(&lb.queued, 1) >= lb.cfg.queue) {
+        atomic_fetch_sub(&lb.queued, 1);
+        return -1;
+    }
+    int64_t now = clock_mono_ms(), waited;
+
+    if (c->queued_ms == 0) c->queued_ms = now;
+    waited = now - c->queued_ms;
+    c->req = REQ_QUEUED;
+    TAILQ_INSERT_TAIL(&c->w->queue, c, queue_link);
+    c->w->nqueued++;
+    /* Back in line after a try keeps the first deadline. */
+    timer_set(c, TIMER_QUEUE,
+              lb.cfg.queue_timeout > waited ? lb.cfg.queue_timeout - waited : 1);
+    return 0;
+}
+
+/* Pick a backend for the request and start an attempt on it. */
+static void exchange_dispatch(struct client *c)
+{
+    struct backend_list *list = lb_backends();
+    struct lb_pick p = {
+        .backends = list ? (struct lb_backend *const *)list->b : NULL,
+        .n = list ? list->n : 0,
+        .tried = c->tried,
+        .client_hash = c->peer_hash,
+        .sticky = c->sticky,
+        .maxconn = (int)lb.cfg.maxconn,
+    };
+    int idx = balancer_pick(&lb.balancer, &p);
+    struct lb_backend *be;
+    int peek;
+
+    if (idx == PICK_FULL) {
+        if (exchange_enqueue(c) == 0) return;
+        c->req = REQ_DONE;
+        head_error(c, 503, "all backends busy, queue full", 0);
+        exchange_finish(c);
+        return;
+    }
+    if (idx == PICK_NONE) {
+        /* Unread body bytes would be taken for the next request: close. */
+        int close_after = c->req != REQ_DONE;
+        c->req = REQ_DONE;
+        if (c->attempts > 0)
+            head_error(c, 502, "backend failed", close_after);
+        else
+            head_error(c, 503, "no healthy backend", close_after);
+        exchange_finish(c);
+        return;
+    }
+    be = list->b[idx];
+    c->be = be;
+    c->sticky_ok = c->sticky == idx;
+    c->attempts++;
+    c->req_sent = 0;
+    c->tried |= 1ull << idx;
+    atomic_fetch_add(&be->active, 1);
+    atomic_fetch_add(&be->requests, 1);
+    c->resp = RESP_HEAD;
+    /* A request that cannot be retried after it is sent must not go out on
+     * a pooled connection the backend may have just closed. */
+    peek = !c->idempotent && !c->has_idem_key;
+    c->up = upstream_take_idle(c->w, be, c, peek);
+    if (c->up != NULL) {
+        attempt_send(c);
+        return;
+    }
+    c->up = upstream_connect(c->w, be, c);
+    if (c->up == NULL) {
+        attempt_failed(c, FAIL_CONNECT);
+        return;
+    }
+    timer_set(c, TIMER_CONNECT, lb.cfg.timeout_connect);
+}
+
+/* The first queued client tries again: back to the state it was in. */
+static void queue_pop(struct worker *w)
+{
+    struct client *c = TAILQ_FIRST(&w->queue);
+
+    TAILQ_REMOVE(&w->queue, c, queue_link);
+    w->nqueued--;
+    atomic_fetch_sub(&lb.queued, 1);
+    timer_clear(c);
+    c->req = evbuffer_get_length(c->body_hold) > 0 || c->req_body == HTTP1_BODY_NONE
+                 ? REQ_DONE
+                 : REQ_BODY;
+    exchange_dispatch(c);
+}
+
+void proxy_retry_queue(struct worker *w)
+{
+    int n = w->nqueued;
+
+    /* Each queued client gets one more try, in order; those still without
+     * a slot go back to the end of the line with their first deadline. */
+    while (n-- > 0 && !TAILQ_EMPTY(&w->queue)) queue_pop(w);
+}
+
+/* ---- backend events ---------------------------------------------------- */
+
+void proxy_upstream_writable(struct client *c)
+{
+    struct upstream *u = c->up;
+
+    if (!u->connected) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+            attempt_failed(c, FAIL_CONNECT);
+            return;
+        }
+        u->connected = 1;
+        attempt_send(c);
+        return;
+    }
+    if (sockio_flush(&u->io) == SOCKIO_ERROR) {
+        attempt_failed(c, FAIL_AFTER_SEND);
+        return;
+    }
+    /* The backend drained what we sent: the client may send more. */
+    if ((c->req == REQ_BODY || c->resp == RESP_TUNNEL) &&
+        evbuffer_get_length(u->io.out) < LB_HIGH_WATER / 2 && !c->client_eof)
+        sockio_set_reading(&c->io, 1);
+}
+
+/* The response head is complete: forward it and start on the body. */
+static int response_head(struct client *c)
+{
+    struct http1_response *r = &c->w->resp;
+    struct evbuffer *in = c->up->io.in;
+    size_t len = evbuffer_get_length(in), n = len < LB_HEAD_MAX ? len : LB_HEAD_MAX;
+    const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+    ssize_t rc = http1_parse_response(buf, n, LB_HEAD_MAX, c->is_head, r);
+
+    if (rc == HTTP1_INCOMPLETE && len < LB_HEAD_MAX) return 0;
+    if (rc <= 0) {
+        attempt_failed(c, FAIL_BAD_RESPONSE);
+        return -1;
+    }
+    if (r->status >= 100 && r->status < 200 && !r->upgrade) {
+        /* Interim (100 Continue): pass it on, wait for the final one. */
+        evbuffer_remove_buffer(in, c->io.out, (size_t)rc);
+        return 1;
+    }
+    c->status = r->status;
+    c->resp_started = 1;
+    c->up_keep = r->keep_alive;
+    if (r->body == HTTP1_BODY_UNTIL_CLOSE) c->keep_alive = 0;
+    c->resp_body = r->body;
+    c->resp_left = r->content_length;
+    http1_chunked_init(&c->resp_chunk);
+    c->upgrade = r->upgrade && c->upgrade;
+    head_build_response(c, r);
+    c->resp = c->upgrade ? RESP_TUNNEL : RESP_BODY;
+    evbuffer_drain(in, (size_t)rc);
+    return 1;
+}
+
+/* Move response body bytes to the client, following the framing. Returns
+ * 1 when the body is complete, 0 when more is to come. */
+static int response_body(struct client *c)
+{
+    struct evbuffer *in = c->up->io.in;
+    size_t avail = evbuffer_get_length(in), n = 0;
+    int done = 0;
+
+    switch (c->resp_body) {
+    case HTTP1_BODY_NONE:
+        return 1;
+    case HTTP1_BODY_LENGTH:
+        n = avail < c->resp_left ? avail : (size_t)c->resp_left;
+        c->resp_left -= n;
+        done = c->resp_left == 0;
+        break;
+    case HTTP1_BODY_CHUNKED: {
+        struct evbuffer_iovec vec[16];
+        int nvec = evbuffer_peek(in, -1, NULL, vec, 16);
+        for (int i = 0; i < nvec && i < 16 && !done; i++) {
+            ssize_t k = http1_chunked_scan(&c->resp_chunk, vec[i].iov_base,
+                                           vec[i].iov_len, &done);
+            if (k < 0) return -1;
+            n += (size_t)k;
+        }
+        break;
+    }
+    case HTTP1_BODY_UNTIL_CLOSE:
+        n = avail;
+        break;
+    }
+    evbuffer_remove_buffer(in, c->io.out, n);
+    c->bytes_out += n;
+    return done;
+}
+
+/* Drive the response: head, then body; forward, flush, apply backpressure. */
+static void response_pump(struct client *c)
+{
+    int rc;
+
+    while (c->resp == RESP_HEAD) {
+        if (evbuffer_get_length(c->up->io.in) == 0) return;
+        rc = response_head(c);
+        if (rc <= 0) return; /* incomplete, or the attempt failed */
+    }
+    if (c->resp == RESP_TUNNEL) {
+        c->bytes_out += evbuffer_get_length(c->up->io.in);
+        evbuffer_add_buffer(c->io.out, c->up->io.in);
+        timer_clear(c);
+        if (evbuffer_get_length(c->io.in) > 0) client_advance(c);
+    } else {
+        rc = response_body(c);
+        if (rc < 0) { /* bad framing from the backend mid-response */
+            attempt_failed(c, FAIL_AFTER_RESPONSE);
+            return;
+        }
+        if (rc == 1) {
+            c->resp = RESP_DONE;
+            exchange_finish(c);
+            return;
+        }
+        timer_set(c, TIMER_SERVER, lb.cfg.timeout_server);
+    }
+    if (client_flush(c) < 0) return;
+    /* Backpressure: a slow client pauses reading from the backend. */
+    if (c->up != NULL)
+        sockio_set_reading(&c->up->io,
+                           evbuffer_get_length(c->io.out) < LB_HIGH_WATER);
+}
+
+void proxy_upstream_readable(struct client *c)
+{
+    enum sockio_result r = sockio_read(&c->up->io, SOCKIO_READ_CHUNK);
+
+    if (r == SOCKIO_AGAIN) return;
+    if (r == SOCKIO_OK) {
+        response_pump(c);
+        return;
+    }
+    /* The backend closed or reset the connection. */
+    if (c->resp == RESP_BODY && c->resp_body == HTTP1_BODY_UNTIL_CLOSE &&
+        r == SOCKIO_EOF) {
+        c->resp = RESP_DONE;
+        c->up_keep = 0;
+        exchange_finish(c);
+        return;
+    }
+    if (c->resp == RESP_TUNNEL) {
+        c->up_keep = 0;
+        c->keep_alive = 0;
+        c->resp = RESP_DONE;
+        exchange_finish(c);
+        return;
+    }
+    if (c->resp == RESP_HEAD && evbuffer_get_length(c->up->io.in) == 0)
+        attempt_failed(c, c->req_sent ? FAIL_AFTER_SEND : FAIL_BEFORE_SEND);
+    else if (c->resp == RESP_HEAD)
+        attempt_failed(c, FAIL_BAD_RESPONSE);
+    else
+        attempt_failed(c, FAIL_AFTER_RESPONSE);
+}
+
+/* ---- the end of an attempt and of an exchange -------------------------- */
+
+static void attempt_failed(struct client *c, enum attempt_failure f)
+{
+    struct retry_request rr = {
+        .idempotent = c->idempotent,
+        .has_idem_key = c->has_idem_key,
+        .body_replayable = c->replayable,
+        .attempts = c->attempts,
+        .retries_max = (int)lb.cfg.retries,
+    };
+    struct lb_backend *be = c->be;
+
+    timer_clear(c);
+    c->last_failure = f;
+    attempt_end(c, 0);
+    if (be != NULL) {
+        atomic_fetch_add(&be->failures, 1);
+        if (!lb.cfg.no_health && retry_marks_down(f) &&
+            atomic_exchange(&be->health, BACKEND_DOWN) == BACKEND_UP)
+            log_warn("backend %s down: %s (passive check)", be->name,
+                     retry_failure_name(f));
+    }
+    if (!c->resp_started && retry_allowed(f, &rr)) {
+        atomic_fetch_add(&lb.retries, 1);
+        if (be != NULL) atomic_fetch_add(&be->retries_from, 1);
+        exchange_dispatch(c);
+        return;
+    }
+    if (c->resp_started) {
+        /* Part of the answer is out: the only honest thing left is to cut
+         * the connection so the client sees the response is incomplete. */
+        c->status = c->status ? c->status : 502;
+        head_log(c);
+        client_close(c);
+        return;
+    }
+    int close_after = c->req != REQ_DONE;
+    c->req = REQ_DONE;
+    head_error(c, f == FAIL_SERVER_TIMEOUT ? 504 : 502,
+               f == FAIL_SERVER_TIMEOUT ? "backend timeout" : "backend failed",
+               close_after);
+    exchange_finish(c);
+}
+
+/* The exchange is over (answered by a backend or by us): log it, free the
+ * attempt, and get ready for the next request on this connection. */
+static void exchange_finish(struct client *c)
+{
+    int reusable = c->up_keep && c->req == REQ_DONE && c->resp == RESP_DONE &&
+                   !c->upgrade;
+
+    timer_clear(c);
+    if (c->status >= 500) atomic_fetch_add(&lb.errors_5xx, 1);
+    else if (c->status >= 400) atomic_fetch_add(&lb.errors_4xx, 1);
+    atomic_fetch_add(&lb.requests, 1);
+    head_log(c);
+    attempt_end(c, reusable);
+    evbuffer_drain(c->body_hold, evbuffer_get_length(c->body_hold));
+    c->resp = RESP_NONE;
+    c->up_keep = 0;
+    if (!c->keep_alive || c->req != REQ_DONE || atomic_load(&lb.draining)) {
+        c->closing = 1;
+        sockio_set_reading(&c->io, 0);
+        client_flush(c);
+        return;
+    }
+    c->req = REQ_HEAD;
+    c->request_id[0] = '\0';
+    if (client_flush(c) < 0) return;
+    timer_set(c, TIMER_CLIENT, lb.cfg.timeout_client);
+    if (!c->client_eof) sockio_set_reading(&c->io, 1);
+    if (evbuffer_get_length(c->io.in) > 0) request_head(c); /* pipelined */
+}
+
+static void client_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (client_flush(c) < 0) return;
+    /* The client caught up: resume reading from the backend. */
+    if (c->up != NULL && evbuffer_get_length(c->io.out) < LB_HIGH_WATER / 2)
+        sockio_set_reading(&c->up->io, 1);
+}

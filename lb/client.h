@@ -61,7 +61,8 @@ struct client {
     unsigned keep_alive : 1, idempotent : 1, has_idem_key : 1, is_head : 1,
         replayable : 1, upgrade : 1, client_eof : 1, closing : 1,
         resp_started : 1, req_sent : 1, sticky_ok : 1, http10 : 1,
-        up_keep : 1; /* the backend keeps its connection after this answer */
+        up_keep : 1,    /* the backend keeps its connection after this answer */
+        parse_pending : 1; /* a pipelined request waits in io.in */
     int attempts;
     uint64_t tried;                /* bit i: list index i failed */
     int sticky;                    /* list index from the cookie, or -1 */

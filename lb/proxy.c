@@ -227,6 +227,11 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (c->parse_pending) {
+        c->parse_pending = 0;
+        client_advance(c);
+        return;
+    }
     r = sockio_read(&c->io, SOCKIO_READ_CHUNK);
     if (r == SOCKIO_AGAIN) return;
     if (r == SOCKIO_ERROR ||
@@ -773,7 +778,12 @@ static void exchange_finish(struct client *c)
     if (client_flush(c) < 0) return;
     timer_set(c, TIMER_CLIENT, lb.cfg.timeout_client);
     if (!c->client_eof) sockio_set_reading(&c->io, 1);
-    if (evbuffer_get_length(c->io.in) > 0) request_head(c); /* pipelined */
+    if (evbuffer_get_length(c->io.in) > 0) {
+        /* Pipelined: parse the next one from the loop, not from here, so a
+         * long pipeline of quick answers cannot recurse deeply. */
+        c->parse_pending = 1;
+        event_active(&c->io.rev, EV_READ, 0);
+    }
 }
 
 static void client_on_write(evutil_socket_t fd, short what, void *arg)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends.h"
 #include "http_util.h"
 #include "lb.h"
 
@@ -102,6 +103,36 @@ static void on_backend_switch(struct evhttp_request *req, const char *path)
     http_reply_error(req, 404, "no such backend");
 }
 
+/* POST /backends {"address":"HOST:PORT"} */
+static void on_backend_add(struct evhttp_request *req)
+{
+    enum json_body_error why;
+    json_t *body = json_from_evbuffer(evhttp_request_get_input_buffer(req),
+                                      4096, &why);
+    const char *addr = json_string_value(json_object_get(body, "address"));
+    char err[256];
+
+    if (addr == NULL) {
+        http_reply_error(req, 400, "body must be {\"address\":\"HOST:PORT\"}");
+    } else if (backends_add(addr, err, sizeof(err)) != 0) {
+        http_reply_error(req, 400, err);
+    } else {
+        http_reply_json(req, 201, json_pack("{s:s}", "added", addr));
+    }
+    json_decref(body);
+}
+
+/* DELETE /backends/NAME */
+static void on_backend_remove(struct evhttp_request *req, const char *name)
+{
+    char err[256];
+
+    if (backends_remove(name, err, sizeof(err)) != 0)
+        http_reply_error(req, 404, err);
+    else
+        http_reply_json(req, 200, json_pack("{s:s}", "removed", name));
+}
+
 static void on_admin(struct evhttp_request *req, void *arg)
 {
     const char *uri = evhttp_request_get_uri(req);
@@ -119,6 +150,10 @@ static void on_admin(struct evhttp_request *req, void *arg)
         http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
     else if (cmd == EVHTTP_REQ_POST && strncmp(path, "/backends/", 10) == 0)
         on_backend_switch(req, path);
+    else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/backends") == 0)
+        on_backend_add(req);
+    else if (cmd == EVHTTP_REQ_DELETE && strncmp(path, "/backends/", 10) == 0)
+        on_backend_remove(req, path + 10);
     else
         http_reply_error(req, 404, "no such endpoint");
 }

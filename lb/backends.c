@@ -2,6 +2,7 @@
 #include "backends.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <netdb.h>
@@ -137,6 +138,75 @@ int backends_set_from_names(const char *const *names, int n, char *err,
         return -1;
     }
     return 0;
+}
+
+int backends_set_from_file(const char *path, char *err, size_t errlen)
+{
+    char *names[LB_BACKENDS_MAX], line[CFG_HOST_MAX + 16];
+    FILE *f = fopen(path, "r");
+    int n = 0, rc;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line, *end;
+        while (*p == ' ' || *p == '\t') p++;
+        end = p + strcspn(p, "# \t\r\n");
+        *end = '\0';
+        if (*p == '\0') continue;
+        if (n == LB_BACKENDS_MAX) {
+            snprintf(err, errlen, "%s: more than %d backends", path,
+                     LB_BACKENDS_MAX);
+            n = -n - 1;
+            break;
+        }
+        names[n++] = strdup(p);
+    }
+    fclose(f);
+    if (n < 0) {
+        for (int i = 0; i < -n - 1; i++) free(names[i]);
+        return -1;
+    }
+    rc = backends_set_from_names((const char *const *)names, n, err, errlen);
+    for (int i = 0; i < n; i++) free(names[i]);
+    return rc;
+}
+
+int backends_add(const char *hostport, char *err, size_t errlen)
+{
+    struct backend_list *cur = lb_backends();
+    const char *names[LB_BACKENDS_MAX + 1];
+    int n = 0;
+
+    for (int i = 0; cur != NULL && i < cur->n && n < LB_BACKENDS_MAX; i++)
+        names[n++] = cur->b[i]->name;
+    if (n == LB_BACKENDS_MAX) {
+        snprintf(err, errlen, "at most %d backends", LB_BACKENDS_MAX);
+        return -1;
+    }
+    names[n++] = hostport;
+    return backends_set_from_names(names, n, err, errlen);
+}
+
+int backends_remove(const char *name, char *err, size_t errlen)
+{
+    struct backend_list *cur = lb_backends();
+    struct lb_backend *keep[LB_BACKENDS_MAX];
+    int n = 0, found = 0;
+
+    for (int i = 0; cur != NULL && i < cur->n; i++) {
+        if (strcmp(cur->b[i]->name, name) == 0)
+            found = 1;
+        else
+            keep[n++] = cur->b[i];
+    }
+    if (!found) {
+        snprintf(err, errlen, "no backend %s", name);
+        return -1;
+    }
+    return install(keep, n);
 }
 
 /* ---- DNS ---------------------------------------------------------------- */

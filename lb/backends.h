@@ -17,6 +17,15 @@ struct event_base;
 int backends_set_from_names(const char *const *names, int n, char *err,
                             size_t errlen);
 
+/* Install the list named in a file: one HOST:PORT per line, '#' starts a
+ * comment. Returns 0, or -1 with a reason in err (the old list stays). */
+int backends_set_from_file(const char *path, char *err, size_t errlen);
+
+/* Add one backend to the current list, or remove one (the admin API).
+ * Returns 0, or -1 with a reason in err. */
+int backends_add(const char *hostport, char *err, size_t errlen);
+int backends_remove(const char *name, char *err, size_t errlen);
+
 /* Install a list from resolved socket addresses (the DNS path). */
 int backends_set_from_addrs(const struct sockaddr_storage *addrs, int n);
 

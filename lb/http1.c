@@ -6,18 +6,23 @@
 
 #include <string.h>
 
-#define CONTENT_LENGTH_MAX (UINT64_C(1) << 62) /* larger is an error, never a wrap */
-#define CHUNK_DIGITS_MAX 15 /* hex digits in a chunk size, so it stays below 2^60 */
-#define REQUEST_ID_MAX 128  /* longest client X-Request-Id we keep */
+/* A larger Content-Length is an error, never a wrap. */
+#define CONTENT_LENGTH_MAX (UINT64_C(1) << 62)
+/* Hex digits in a chunk size: 15 keep it below 2^60, 16 could overflow. */
+#define CHUNK_DIGITS_MAX 15
+/* The longest client X-Request-Id we keep. */
+#define REQUEST_ID_MAX 128
 
-/* Byte classes: one table lookup per byte on the hot path. */
-#define C_TCHAR 0x01  /* token (RFC 9110 5.6.2): methods, field names, codings */
-#define C_VALUE 0x02  /* field-value bytes: VCHAR, obs-text, SP, HTAB */
+/* Byte classes: one table lookup per byte on the hot path. C_TCHAR is a
+ * token byte (RFC 9110 5.6.2): methods, field names, codings. */
+#define C_TCHAR  0x01
+#define C_VALUE  0x02 /* field-value bytes: VCHAR, obs-text, SP, HTAB */
 #define C_TARGET 0x04 /* request-target bytes: anything but CTL, SP and DEL */
-#define C_HOST 0x08   /* Host: reg-name, IP-literal and port characters */
-#define C_HEX 0x10
-#define C_REQID 0x20 /* X-Request-Id we keep: [A-Za-z0-9._:-] */
+#define C_HOST   0x08 /* Host: reg-name, IP-literal and port characters */
+#define C_HEX    0x10
+#define C_REQID  0x20 /* X-Request-Id we keep: [A-Za-z0-9._:-] */
 
+/* clang-format off */
 static const unsigned char cls[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  2,  0,  0,  0,  0,  0,  0,  /* 00 */
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
@@ -36,6 +41,7 @@ static const unsigned char cls[256] = {
      6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* e0 */
      6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* f0 */
 };
+/* clang-format on */
 
 static inline int is(unsigned char c, unsigned char class)
 {
@@ -55,10 +61,12 @@ static inline unsigned char lower(unsigned char c)
 /* Word-at-a-time tests: the bytes of w below n (n <= 128), or equal to b,
  * get their high bit set. Borrows can also mark bytes above a true one, so
  * "any" is exact and so is the lowest mark, which is all we ask. */
+/* clang-format off */
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 #define HAS_LESS(w, n) (((w) - ONES * (n)) & ~(w) & HIGHS)
 #define HAS_BYTE(w, b) HAS_LESS((w) ^ (ONES * (b)), 1)
+/* clang-format on */
 
 /* Case-insensitive equality of s[0..n) with a literal made of lowercase
  * letters, digits, '-', ':' and '/', for bytes the parser has already
@@ -83,7 +91,8 @@ static inline int same_lower(const uint8_t *s, const char *lit, size_t n)
     return 1;
 }
 
-#define IS_LIT(s, n, lit) ((n) == sizeof(lit) - 1 && same_lower((s), (lit), sizeof(lit) - 1))
+#define IS_LIT(s, n, lit)                                                      \
+    ((n) == sizeof(lit) - 1 && same_lower((s), (lit), sizeof(lit) - 1))
 
 /* The same for bytes nobody checked (a caller's header name): exact
  * ASCII case folding. */
@@ -95,10 +104,13 @@ static int same_nocase(const uint8_t *s, const char *lit, size_t n)
     return 1;
 }
 
-#define IS_NAME(s, n, lit) ((n) == sizeof(lit) - 1 && same_nocase((s), (lit), sizeof(lit) - 1))
+#define IS_NAME(s, n, lit)                                                     \
+    ((n) == sizeof(lit) - 1 && same_nocase((s), (lit), sizeof(lit) - 1))
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define FIRST_MARKED(m) ((size_t)__builtin_ctzll(m) / 8) /* index of the lowest mark */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The index of the lowest marked byte. */
+#define FIRST_MARKED(m) ((size_t)__builtin_ctzll(m) / 8)
 #endif
 
 /* Skip the bytes of class from p, stopping at the first other byte or end.
@@ -106,8 +118,8 @@ static int same_nocase(const uint8_t *s, const char *lit, size_t n)
  * are checked at once and only a marked byte (the end of the run, or an
  * HTAB) is looked up. Long cookies and user agents are most of a head, so
  * this is where the time goes. */
-static const uint8_t *skip_run(const uint8_t *p, const uint8_t *end, unsigned char class,
-                               unsigned low)
+static const uint8_t *skip_run(const uint8_t *p, const uint8_t *end,
+                               unsigned char class, unsigned low)
 {
     while (end - p >= 8) {
         uint64_t w, marks;
@@ -158,6 +170,7 @@ struct stop {
     const char *why;
 };
 
+/* Record why we stop, so every error path is one "return fail(...)". */
 static const uint8_t *fail(struct stop *st, int status, const char *why)
 {
     st->status = status;
@@ -168,12 +181,13 @@ static const uint8_t *fail(struct stop *st, int status, const char *why)
 /* Facts about framing and connection handling gathered from the fields and
  * judged once the head is complete: requests and responses differ. */
 struct facts {
-    unsigned hosts;           /* Host field lines */
-    unsigned lengths;         /* Content-Length values (list elements) */
-    uint64_t content_length;  /* all of them equal this */
-    unsigned tes;             /* Transfer-Encoding field lines */
-    unsigned te_codings;      /* codings over all of them */
-    unsigned te_bad : 1;      /* an empty element, a bad token, chunked;params */
+    unsigned request : 1;    /* set by the caller: Host rules apply */
+    unsigned hosts;          /* Host field lines */
+    unsigned lengths;        /* Content-Length values (list elements) */
+    uint64_t content_length; /* all of them equal this */
+    unsigned tes;            /* Transfer-Encoding field lines */
+    unsigned te_codings;     /* codings over all of them */
+    unsigned te_bad : 1;     /* an empty element, a bad token, chunked;params */
     unsigned te_chunked_last : 1;
     unsigned te_chunked_early : 1; /* chunked followed by another coding */
     unsigned conn_close : 1, conn_keep_alive : 1, conn_upgrade : 1;
@@ -185,11 +199,13 @@ static const struct http1_known known_none = {-1, -1, -1, -1, -1, -1, -1, -1};
 /* "HTTP/" DIGIT "." DIGIT at p, checked byte by byte as far as the bytes
  * go so garbage is refused before the line is complete. Sets st->status
  * to 400 for anything that is not a version at all. */
-static const uint8_t *parse_version(const uint8_t *p, const uint8_t *end, int *major, int *minor, struct stop *st)
+static const uint8_t *parse_version(const uint8_t *p, const uint8_t *end,
+                                    int *major, int *minor, struct stop *st)
 {
     static const char shape[] = "HTTP/0.0"; /* 0 stands for any digit */
 
-    if (end - p >= 8 && memcmp(p, "HTTP/1.", 7) == 0 && (p[7] == '1' || p[7] == '0')) {
+    if (end - p >= 8 && memcmp(p, "HTTP/1.", 7) == 0 &&
+        (p[7] == '1' || p[7] == '0')) {
         *major = 1; /* the usual case in one comparison */
         *minor = p[7] - '0';
         return p + 8;
@@ -197,7 +213,8 @@ static const uint8_t *parse_version(const uint8_t *p, const uint8_t *end, int *m
     for (size_t i = 0; i < sizeof(shape) - 1; i++) {
         if (p + i == end)
             return NULL;
-        if (shape[i] == '0' ? (p[i] < '0' || p[i] > '9') : p[i] != (unsigned char)shape[i])
+        if (shape[i] == '0' ? (p[i] < '0' || p[i] > '9')
+                            : p[i] != (unsigned char)shape[i])
             return fail(st, 400, "bad HTTP version");
     }
     *major = p[5] - '0';
@@ -206,7 +223,8 @@ static const uint8_t *parse_version(const uint8_t *p, const uint8_t *end, int *m
 }
 
 /* CRLF at p: a CR alone or an LF alone ends no line. */
-static const uint8_t *parse_crlf(const uint8_t *p, const uint8_t *end, struct stop *st, const char *why)
+static const uint8_t *parse_crlf(const uint8_t *p, const uint8_t *end,
+                                 struct stop *st, const char *why)
 {
     if (p == end)
         return NULL;
@@ -226,10 +244,11 @@ static void note_method(struct http1_request *req)
     size_t n = req->method_len;
 
     req->is_head = n == 4 && memcmp(m, "HEAD", 4) == 0;
-    req->idempotent = (n == 3 && (memcmp(m, "GET", 3) == 0 || memcmp(m, "PUT", 3) == 0)) ||
-                      req->is_head || (n == 5 && memcmp(m, "TRACE", 5) == 0) ||
-                      (n == 6 && memcmp(m, "DELETE", 6) == 0) ||
-                      (n == 7 && memcmp(m, "OPTIONS", 7) == 0);
+    req->idempotent =
+        (n == 3 && (memcmp(m, "GET", 3) == 0 || memcmp(m, "PUT", 3) == 0)) ||
+        req->is_head || (n == 5 && memcmp(m, "TRACE", 5) == 0) ||
+        (n == 6 && memcmp(m, "DELETE", 6) == 0) ||
+        (n == 7 && memcmp(m, "OPTIONS", 7) == 0);
 }
 
 /* The target's form must fit the method (RFC 9112 3.2): origin-form, an
@@ -243,7 +262,8 @@ static int target_form_ok(const struct http1_request *req)
     if (t[0] == '/')
         return 1;
     if (t[0] == '*')
-        return n == 1 && req->method_len == 7 && memcmp(req->method, "OPTIONS", 7) == 0;
+        return n == 1 && req->method_len == 7 &&
+               memcmp(req->method, "OPTIONS", 7) == 0;
     if (n > 7 && same_lower(t, "http://", 7))
         scheme = 7;
     else if (n > 8 && same_lower(t, "https://", 8))
@@ -255,8 +275,10 @@ static int target_form_ok(const struct http1_request *req)
 
 /* method SP request-target SP HTTP-version CRLF, refusing as early as the
  * bytes allow: a target past max_target is a 414 before its end arrives. */
-static const uint8_t *parse_request_line(const uint8_t *p, const uint8_t *end, size_t max_target,
-                                struct http1_request *req, struct stop *st)
+static const uint8_t *parse_request_line(const uint8_t *p, const uint8_t *end,
+                                         size_t max_target,
+                                         struct http1_request *req,
+                                         struct stop *st)
 {
     const uint8_t *m = p, *t;
     int major, minor;
@@ -271,7 +293,8 @@ static const uint8_t *parse_request_line(const uint8_t *p, const uint8_t *end, s
     req->method_len = (size_t)(p - m);
 
     t = ++p;
-    p = skip_run(p, (size_t)(end - p) > max_target ? p + max_target + 1 : end, C_TARGET, 0x21);
+    p = skip_run(p, (size_t)(end - p) > max_target ? p + max_target + 1 : end,
+                 C_TARGET, 0x21);
     if ((size_t)(p - t) > max_target)
         return fail(st, 414, "request-target too long");
     if (p == end)
@@ -302,8 +325,9 @@ static const uint8_t *parse_request_line(const uint8_t *p, const uint8_t *end, s
 
 /* HTTP-version SP 3DIGIT SP reason-phrase CRLF; the SP before an empty
  * reason may be missing. Any failure becomes 502 in the caller. */
-static const uint8_t *parse_status_line(const uint8_t *p, const uint8_t *end, struct http1_response *resp,
-                               struct stop *st)
+static const uint8_t *parse_status_line(const uint8_t *p, const uint8_t *end,
+                                        struct http1_response *resp,
+                                        struct stop *st)
 {
     int major, minor, status = 0;
     const uint8_t *reason;
@@ -343,7 +367,8 @@ static const uint8_t *parse_status_line(const uint8_t *p, const uint8_t *end, st
 
 /* Content-Length: 1*DIGIT, or a list of them, all equal to each other and
  * to every earlier Content-Length (RFC 9112 6.3 item 5). */
-static const uint8_t *note_content_length(const uint8_t *v, const uint8_t *ve, struct facts *f, struct stop *st)
+static const uint8_t *note_content_length(const uint8_t *v, const uint8_t *ve,
+                                          struct facts *f, struct stop *st)
 {
     for (const uint8_t *p = v;; p++) {
         const uint8_t *s = p, *e = element_end(p, ve), *next = e;
@@ -372,7 +397,8 @@ static const uint8_t *note_content_length(const uint8_t *v, const uint8_t *ve, s
 
 /* Transfer-Encoding codings, over all its field lines in order. Judged
  * later: a request allows exactly "chunked", a response a final chunked. */
-static void note_transfer_encoding(const uint8_t *v, const uint8_t *ve, struct facts *f)
+static void note_transfer_encoding(const uint8_t *v, const uint8_t *ve,
+                                   struct facts *f)
 {
     f->tes++;
     for (const uint8_t *p = v;; p++) {
@@ -400,7 +426,8 @@ static void note_transfer_encoding(const uint8_t *v, const uint8_t *ve, struct f
 
 /* Connection: the close, keep-alive and upgrade tokens; others name
  * hop-by-hop fields (see http1_is_hop_by_hop). */
-static void note_connection(const uint8_t *v, const uint8_t *ve, struct facts *f)
+static void note_connection(const uint8_t *v, const uint8_t *ve,
+                            struct facts *f)
 {
     for (const uint8_t *p = v;; p++) {
         const uint8_t *s = p, *e = element_end(p, ve), *next = e;
@@ -422,13 +449,15 @@ static void note_connection(const uint8_t *v, const uint8_t *ve, struct facts *f
 
 /* Act on the fields the proxy cares about; everything else passes through.
  * The switch on length keeps this to one comparison for most fields. */
-static const uint8_t *note_field(const uint8_t *name, size_t nlen, const uint8_t *v, const uint8_t *ve, int index,
-                        struct http1_known *k, struct facts *f, struct stop *st)
+static const uint8_t *note_field(const uint8_t *name, size_t nlen,
+                                 const uint8_t *v, const uint8_t *ve, int index,
+                                 struct http1_known *k, struct facts *f,
+                                 struct stop *st)
 {
 #define FIRST(slot) ((slot) = (slot) < 0 ? index : (slot))
     switch (nlen) {
     case 4:
-        if (IS_LIT(name, nlen, "host")) {
+        if (f->request && IS_LIT(name, nlen, "host")) {
             FIRST(k->host);
             if (++f->hosts > 1)
                 return fail(st, 400, "more than one Host");
@@ -482,8 +511,10 @@ static const uint8_t *note_field(const uint8_t *name, size_t nlen, const uint8_t
 /* Field lines up to and including the empty line: name ":" OWS value OWS
  * CRLF, the name a token right against the colon, the value free of CTLs
  * but HTAB. Returns the end of the head, or NULL (see struct stop). */
-static const uint8_t *parse_fields(const uint8_t *p, const uint8_t *end, struct http1_header *hdr, size_t *nhdr,
-                          struct http1_known *k, struct facts *f, struct stop *st)
+static const uint8_t *parse_fields(const uint8_t *p, const uint8_t *end,
+                                   struct http1_header *hdr, size_t *nhdr,
+                                   struct http1_known *k, struct facts *f,
+                                   struct stop *st)
 {
     size_t n = 0;
 
@@ -505,8 +536,8 @@ static const uint8_t *parse_fields(const uint8_t *p, const uint8_t *end, struct 
         if (is_ows(*p))
             return fail(st, 400, "obs-fold");
         name = p;
-        while (end - p >= 4 && is(p[0], C_TCHAR) && is(p[1], C_TCHAR) && is(p[2], C_TCHAR) &&
-               is(p[3], C_TCHAR))
+        while (end - p >= 4 && is(p[0], C_TCHAR) && is(p[1], C_TCHAR) &&
+               is(p[2], C_TCHAR) && is(p[3], C_TCHAR))
             p += 4; /* names are short: unrolled beats word tricks */
         while (p < end && is(*p, C_TCHAR))
             p++;
@@ -524,7 +555,8 @@ static const uint8_t *parse_fields(const uint8_t *p, const uint8_t *end, struct 
         if (p == end)
             return NULL;
         if (*p != '\r')
-            return fail(st, 400, *p == '\n' ? "bare LF" : "bad byte in header value");
+            return fail(st, 400,
+                        *p == '\n' ? "bare LF" : "bad byte in header value");
         if (p + 1 == end)
             return NULL;
         if (p[1] != '\n')
@@ -543,8 +575,9 @@ static const uint8_t *parse_fields(const uint8_t *p, const uint8_t *end, struct 
 }
 
 /* Framing, Host and connection rules of a complete request head. */
-static const uint8_t *judge_request(struct http1_request *req, const struct facts *f, const uint8_t *head_end,
-                           struct stop *st)
+static const uint8_t *judge_request(struct http1_request *req,
+                                    const struct facts *f,
+                                    const uint8_t *head_end, struct stop *st)
 {
     int v11 = req->minor_version == 1;
 
@@ -574,19 +607,21 @@ static const uint8_t *judge_request(struct http1_request *req, const struct fact
 
 /* Parse one request head in buf[start, stop). Returns the offset past it,
  * 0 when the bytes ran out first, -1 with error_status set. */
-static ssize_t request_head(const uint8_t *buf, size_t start, size_t stop, size_t max_target,
-                           struct http1_request *req)
+static ssize_t request_head(const uint8_t *buf, size_t start, size_t stop,
+                            size_t max_target, struct http1_request *req)
 {
     struct stop st = {0, NULL};
     struct facts f;
     const uint8_t *p, *end = buf + stop;
 
     memset(&f, 0, sizeof(f));
+    f.request = 1;
     req->nheaders = 0;
     req->known = known_none;
     p = parse_request_line(buf + start, end, max_target, req, &st);
     if (p != NULL)
-        p = parse_fields(p, end, req->headers, &req->nheaders, &req->known, &f, &st);
+        p = parse_fields(p, end, req->headers, &req->nheaders, &req->known, &f,
+                         &st);
     if (p != NULL)
         p = judge_request(req, &f, p, &st);
     if (p != NULL)
@@ -599,8 +634,9 @@ static ssize_t request_head(const uint8_t *buf, size_t start, size_t stop, size_
 }
 
 /* Framing of a complete response head (RFC 9112 6.3), in that order. */
-static const uint8_t *judge_response(struct http1_response *resp, const struct facts *f,
-                            int request_is_head, const uint8_t *head_end, struct stop *st)
+static const uint8_t *judge_response(struct http1_response *resp,
+                                     const struct facts *f, int request_is_head,
+                                     const uint8_t *head_end, struct stop *st)
 {
     int s = resp->status;
 
@@ -612,7 +648,8 @@ static const uint8_t *judge_response(struct http1_response *resp, const struct f
         if (f->te_bad || f->te_chunked_early)
             return fail(st, 502, "bad transfer coding");
     }
-    resp->keep_alive = !f->conn_close && (resp->minor_version == 1 || f->conn_keep_alive);
+    resp->keep_alive =
+        !f->conn_close && (resp->minor_version == 1 || f->conn_keep_alive);
     resp->upgrade = 0;
     resp->content_length = 0;
     if (s == 101) {
@@ -635,8 +672,8 @@ static const uint8_t *judge_response(struct http1_response *resp, const struct f
 
 /* Parse one response head in buf[0, stop); results as request_head, every
  * error a 502 for the client. */
-static ssize_t response_head(const uint8_t *buf, size_t stop, int request_is_head,
-                            struct http1_response *resp)
+static ssize_t response_head(const uint8_t *buf, size_t stop,
+                             int request_is_head, struct http1_response *resp)
 {
     struct stop st = {0, NULL};
     struct facts f;
@@ -647,7 +684,8 @@ static ssize_t response_head(const uint8_t *buf, size_t stop, int request_is_hea
     resp->known = known_none;
     p = parse_status_line(buf, end, resp, &st);
     if (p != NULL)
-        p = parse_fields(p, end, resp->headers, &resp->nheaders, &resp->known, &f, &st);
+        p = parse_fields(p, end, resp->headers, &resp->nheaders, &resp->known,
+                         &f, &st);
     if (p != NULL)
         p = judge_response(resp, &f, request_is_head, p, &st);
     if (p != NULL)
@@ -666,7 +704,8 @@ static ssize_t response_head(const uint8_t *buf, size_t stop, int request_is_hea
  * the head is complete), else through the first line (a bad or too long
  * request line), else everything. Other errors in an incomplete head wait
  * for its end or max_head: finding them would mean parsing it again. */
-static size_t find_head_end(const uint8_t *buf, size_t start, size_t limit, size_t *check)
+static size_t find_head_end(const uint8_t *buf, size_t start, size_t limit,
+                            size_t *check)
 {
     size_t line = start;
 
@@ -684,8 +723,8 @@ static size_t find_head_end(const uint8_t *buf, size_t start, size_t limit, size
         }
         if (i - 1 == line)
             return i + 1;
-        if (i - 2 == line && buf[line] == '\r') { /* "\r\r\n": meant to end the head */
-            *check = i + 1;
+        if (i - 2 == line && buf[line] == '\r') {
+            *check = i + 1; /* "\r\r\n": meant to end the head */
             return 0;
         }
         if (line == start)
@@ -695,6 +734,11 @@ static size_t find_head_end(const uint8_t *buf, size_t start, size_t limit, size
     return 0;
 }
 
+/* Called again from the start each time more bytes arrive, so the cost
+ * of an incomplete head must stay small: when the buffer ends with CRLF
+ * CRLF it is parsed at once; otherwise a memchr walk over the lines finds
+ * the end, and without one only the request line (and a bare LF) is
+ * checked, so 414 and 400 come early but nothing is parsed twice. */
 ssize_t http1_parse_request(const char *buf, size_t len, size_t max_head,
                             size_t max_target, struct http1_request *req)
 {
@@ -709,24 +753,29 @@ ssize_t http1_parse_request(const char *buf, size_t len, size_t max_head,
     while (limit - start >= 2 && b[start] == '\r' && b[start + 1] == '\n')
         start += 2;
     /* the usual case: the buffer is exactly one head, no walk needed */
-    if (len <= max_head && len - start >= 4 && memcmp(b + len - 4, "\r\n\r\n", 4) == 0 &&
+    if (len <= max_head && len - start >= 4 &&
+        memcmp(b + len - 4, "\r\n\r\n", 4) == 0 &&
         (r = request_head(b, start, len, max_target, req)) != HTTP1_INCOMPLETE)
         return r;
     if (limit - start == 1 && b[start] == '\r')
         check = start; /* maybe another empty line: nothing to refuse yet */
     else if ((end = find_head_end(b, start, limit, &check)) != 0)
         return request_head(b, start, end, max_target, req);
-    else if ((r = request_head(b, start, check, max_target, req)) != HTTP1_INCOMPLETE)
+    else if ((r = request_head(b, start, check, max_target, req)) !=
+             HTTP1_INCOMPLETE)
         return r;
     if (len < max_head)
         return HTTP1_INCOMPLETE;
-    if (check < limit && (r = request_head(b, start, limit, max_target, req)) != 0)
+    if (check < limit &&
+        (r = request_head(b, start, limit, max_target, req)) != 0)
         return r;
     req->error_status = 431;
     req->error = "request head too large";
     return HTTP1_ERROR;
 }
 
+/* Like http1_parse_request; a response has no leading empty lines and
+ * every error is the proxy's 502. */
 ssize_t http1_parse_response(const char *buf, size_t len, size_t max_head,
                              int request_is_head, struct http1_response *resp)
 {
@@ -736,7 +785,8 @@ ssize_t http1_parse_response(const char *buf, size_t len, size_t max_head,
 
     resp->error_status = 0;
     resp->error = NULL;
-    if (len <= max_head && len >= 4 && memcmp(b + len - 4, "\r\n\r\n", 4) == 0 &&
+    if (len <= max_head && len >= 4 &&
+        memcmp(b + len - 4, "\r\n\r\n", 4) == 0 &&
         (r = response_head(b, len, request_is_head, resp)) != HTTP1_INCOMPLETE)
         return r;
     end = find_head_end(b, 0, limit, &check);
@@ -747,7 +797,8 @@ ssize_t http1_parse_response(const char *buf, size_t len, size_t max_head,
         return r;
     if (len < max_head)
         return HTTP1_INCOMPLETE;
-    if (check < limit && (r = response_head(b, limit, request_is_head, resp)) != 0)
+    if (check < limit &&
+        (r = response_head(b, limit, request_is_head, resp)) != 0)
         return r;
     resp->error_status = 502;
     resp->error = "response head too large";
@@ -756,12 +807,12 @@ ssize_t http1_parse_response(const char *buf, size_t len, size_t max_head,
 
 /* Where http1_chunked_scan stands between two bytes. */
 enum chunk_state {
-    CH_SIZE,          /* hex digits of a chunk size */
-    CH_SIZE_WS,       /* BWS after the size: only ";" may follow */
-    CH_EXT,           /* chunk extensions, up to the CR */
-    CH_SIZE_LF,       /* the LF ending the size line */
-    CH_DATA,          /* remaining bytes of chunk data */
-    CH_DATA_CR,       /* the CRLF after chunk data */
+    CH_SIZE,    /* hex digits of a chunk size */
+    CH_SIZE_WS, /* BWS after the size: only ";" may follow */
+    CH_EXT,     /* chunk extensions, up to the CR */
+    CH_SIZE_LF, /* the LF ending the size line */
+    CH_DATA,    /* remaining bytes of chunk data */
+    CH_DATA_CR, /* the CRLF after chunk data */
     CH_DATA_LF,
     CH_TRAILER_START, /* a trailer field's name, or the final CRLF */
     CH_TRAILER_NAME,
@@ -772,6 +823,7 @@ enum chunk_state {
     CH_ERROR /* sticky: a broken framing stays broken */
 };
 
+/* A scanner before the first chunk-size line. */
 void http1_chunked_init(struct http1_chunked *c)
 {
     c->state = CH_SIZE;
@@ -780,12 +832,21 @@ void http1_chunked_init(struct http1_chunked *c)
     c->trailer_len = 0;
 }
 
+/* The value of a byte already known to be a hex digit. */
 static int hex_value(unsigned char c)
 {
     return c <= '9' ? c - '0' : lower(c) - 'a' + 10;
 }
 
-ssize_t http1_chunked_scan(struct http1_chunked *c, const char *data, size_t len, int *done)
+/* One byte at a time through the framing, but chunk data is skipped in
+ * one step, so a body costs a few operations per chunk, not per byte. The
+ * size accumulates in c->remaining and its digits are counted by
+ * c->line_len, so the state survives any split of the input. Trailers are
+ * checked like header fields (a token, a colon, no CTL but HTAB): a
+ * backend that merges them into the head must not see what we would
+ * refuse there. */
+ssize_t http1_chunked_scan(struct http1_chunked *c, const char *data,
+                           size_t len, int *done)
 {
     const uint8_t *p = (const uint8_t *)data, *end = p + len;
 
@@ -798,7 +859,8 @@ ssize_t http1_chunked_scan(struct http1_chunked *c, const char *data, size_t len
         unsigned char ch;
 
         if (c->state == CH_DATA) { /* the bulk: skip data without looking */
-            size_t n = (size_t)(end - p) < c->remaining ? (size_t)(end - p) : c->remaining;
+            size_t n = (size_t)(end - p) < c->remaining ? (size_t)(end - p)
+                                                        : c->remaining;
 
             p += n;
             c->remaining -= n;
@@ -811,7 +873,8 @@ ssize_t http1_chunked_scan(struct http1_chunked *c, const char *data, size_t len
             c->state = CH_ERROR;
             break;
         }
-        if (c->state >= CH_TRAILER_START && ++c->trailer_len > HTTP1_TRAILERS_MAX) {
+        if (c->state >= CH_TRAILER_START &&
+            ++c->trailer_len > HTTP1_TRAILERS_MAX) {
             c->state = CH_ERROR;
             break;
         }
@@ -844,14 +907,15 @@ ssize_t http1_chunked_scan(struct http1_chunked *c, const char *data, size_t len
             break;
         case CH_SIZE_LF:
             c->line_len = 0;
-            c->state = ch != '\n' ? CH_ERROR : c->remaining == 0 ? CH_TRAILER_START : CH_DATA;
+            if (ch != '\n')
+                c->state = CH_ERROR;
+            else if (c->remaining == 0)
+                c->state = CH_TRAILER_START; /* the last chunk */
+            else
+                c->state = CH_DATA;
             break;
-        case CH_DATA_CR:
-            c->state = ch == '\r' ? CH_DATA_LF : CH_ERROR;
-            break;
-        case CH_DATA_LF:
-            c->state = ch == '\n' ? CH_SIZE : CH_ERROR;
-            break;
+        case CH_DATA_CR: c->state = ch == '\r' ? CH_DATA_LF : CH_ERROR; break;
+        case CH_DATA_LF: c->state = ch == '\n' ? CH_SIZE : CH_ERROR; break;
         case CH_TRAILER_START:
             if (ch == '\r')
                 c->state = CH_FINAL_LF;
@@ -886,6 +950,9 @@ ssize_t http1_chunked_scan(struct http1_chunked *c, const char *data, size_t len
     return c->state == CH_ERROR ? -1 : p - (const uint8_t *)data;
 }
 
+/* Called for every field the proxy forwards: the fixed names are found by
+ * length first, then the Connection list is walked. The name comes from
+ * the caller, so case is folded exactly (IS_NAME). */
 int http1_is_hop_by_hop(const char *name, size_t name_len,
                         const struct http1_header *connection)
 {
@@ -901,7 +968,8 @@ int http1_is_hop_by_hop(const char *name, size_t name_len,
             return 1;
         break;
     case 10:
-        if (IS_NAME(n, name_len, "connection") || IS_NAME(n, name_len, "keep-alive"))
+        if (IS_NAME(n, name_len, "connection") ||
+            IS_NAME(n, name_len, "keep-alive"))
             return 1;
         break;
     case 16:
@@ -921,10 +989,12 @@ int http1_is_hop_by_hop(const char *name, size_t name_len,
         return 0;
     /* A client must not make us drop framing or Host by listing them:
      * forwarding a body without its Content-Length is request smuggling. */
-    if (IS_NAME(n, name_len, "content-length") || IS_NAME(n, name_len, "transfer-encoding") ||
+    if (IS_NAME(n, name_len, "content-length") ||
+        IS_NAME(n, name_len, "transfer-encoding") ||
         IS_NAME(n, name_len, "host"))
         return 0;
-    const uint8_t *v = (const uint8_t *)connection->value, *ve = v + connection->value_len;
+    const uint8_t *v = (const uint8_t *)connection->value,
+                  *ve = v + connection->value_len;
     for (const uint8_t *p = v;; p++) {
         const uint8_t *s = p, *e = element_end(p, ve), *next = e;
 
@@ -943,6 +1013,8 @@ int http1_is_hop_by_hop(const char *name, size_t name_len,
     }
 }
 
+/* We log and forward the id, so it must not carry anything a log line or
+ * a header could be split with. */
 int http1_valid_request_id(const char *value, size_t len)
 {
     if (len == 0 || len > REQUEST_ID_MAX)
@@ -953,6 +1025,8 @@ int http1_valid_request_id(const char *value, size_t len)
     return 1;
 }
 
+/* For the proxy's own lookups; name is a C string literal of ours, so
+ * strlen on it is fine (never on the buffer). */
 int http1_name_is(const struct http1_header *h, const char *name)
 {
     size_t n = strlen(name);

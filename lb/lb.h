@@ -20,6 +20,7 @@ struct lb_config {
     struct hostport listen, admin;
     struct cfg_list backend;     /* --backend HOST:PORT, repeatable */
     const char *backends_dns;    /* --backends-dns NAME:PORT */
+    const char *backends_file;   /* --backends-file PATH, re-read on SIGHUP */
     int policy;                  /* enum balancer_policy */
     const char *health_path;
     long health_interval, fall, rise;

@@ -29,6 +29,8 @@ static const struct cfg_opt opts[] = {
      &lb.cfg.backend},
     {"backends-dns", CFG_STR, NULL, 0, 0, NULL,
      "NAME:PORT re-resolved every 2 s (compose, Kubernetes)", &lb.cfg.backends_dns},
+    {"backends-file", CFG_STR, NULL, 0, 0, NULL,
+     "file of HOST:PORT lines, re-read on SIGHUP", &lb.cfg.backends_file},
     {"policy", CFG_ENUM, "round-robin", 0, 0,
      "round-robin|least-conn|sticky|ip-hash", "how a backend is chosen", &lb.cfg.policy},
     {"health-path", CFG_STR, "/readyz", 0, 0, NULL, "path of active checks",
@@ -98,9 +100,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         log_info("SIGHUP: reloading the backend list");
         if (o->backends_dns != NULL)
             backends_dns_refresh();
-        else if (backends_set_from_names(o->backend.items, o->backend.n, err,
-                                         sizeof(err)) != 0)
-            log_error("reload failed: %s", err);
+        else if (o->backends_file != NULL &&
+                 backends_set_from_file(o->backends_file, err, sizeof(err)) != 0)
+            log_error("reload failed, keeping the old list: %s", err);
         return;
     }
     if (atomic_exchange(&lb.draining, 1)) {
@@ -135,8 +137,11 @@ int main(int argc, char **argv)
                 o->log_level);
         return 2;
     }
-    if (o->backend.n == 0 && o->backends_dns == NULL) {
-        fprintf(stderr, "sb-lb: give at least one --backend HOST:PORT or --backends-dns NAME:PORT\n");
+    if ((o->backend.n > 0) + (o->backends_dns != NULL) +
+            (o->backends_file != NULL) != 1) {
+        fprintf(stderr, "sb-lb: give --backend HOST:PORT (repeatable), "
+                        "--backends-file PATH or --backends-dns NAME:PORT: "
+                        "exactly one kind\n");
         return 2;
     }
     log_threshold = (enum log_level)level;
@@ -154,6 +159,11 @@ int main(int argc, char **argv)
     if (o->backends_dns != NULL) {
         if (backends_dns_start(main_base, DNS_INTERVAL_MS, err, sizeof(err)) != 0) {
             fprintf(stderr, "sb-lb: --backends-dns: %s\n", err);
+            return 2;
+        }
+    } else if (o->backends_file != NULL) {
+        if (backends_set_from_file(o->backends_file, err, sizeof(err)) != 0) {
+            fprintf(stderr, "sb-lb: --backends-file: %s\n", err);
             return 2;
         }
     } else if (backends_set_from_names(o->backend.items, o->backend.n, err,

@@ -486,7 +486,10 @@ static void exchange_dispatch(struct client *c)
         /* Unread body bytes would be taken for the next request: close. */
         int close_after = c->req != REQ_DONE;
         c->req = REQ_DONE;
-        if (c->attempts > 0)
+        /* 502 only when a backend took the request and failed it; if none
+         * could even be reached, nothing happened: 503, come back later. */
+        if (c->attempts > 0 && c->last_failure != FAIL_CONNECT &&
+            c->last_failure != FAIL_BEFORE_SEND)
             head_error(c, 502, "backend failed", close_after);
         else
             head_error(c, 503, "no healthy backend", close_after);

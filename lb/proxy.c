@@ -748,9 +748,12 @@ static void attempt_failed(struct client *c, enum attempt_failure f)
     }
     int close_after = c->req != REQ_DONE;
     c->req = REQ_DONE;
-    head_error(c, f == FAIL_SERVER_TIMEOUT ? 504 : 502,
-               f == FAIL_SERVER_TIMEOUT ? "backend timeout" : "backend failed",
-               close_after);
+    if (f == FAIL_SERVER_TIMEOUT)
+        head_error(c, 504, "backend timeout", close_after);
+    else if (f == FAIL_CONNECT || f == FAIL_BEFORE_SEND)
+        head_error(c, 503, "no backend reachable", close_after);
+    else
+        head_error(c, 502, "backend failed", close_after);
     exchange_finish(c);
 }
 

@@ -43,7 +43,13 @@ struct call {
     char sid[SESSION_ID_LEN + 1];
     int64_t path_id;                     /* {id} */
     char path_name[FEED_USERNAME_MAX + 1]; /* {name} */
-    json_t *body;                        /* parsed JSON body, if any */
+    json_t *body;                        /* parsed JSON body, if any; while
+                                            idem_finish runs, the reply
+                                            (freed with the call if it is
+                                            abandoned) */
+    const char *idem_key;                /* Idempotency-Key, in req's
+                                            headers; NULL when not sent */
+    int idem_status;                     /* the reply's status, meanwhile */
     struct feed_user user;
     struct feed_post post;
     struct feed_post *posts;             /* FEED_PAGE_MAX, kept across reuse */

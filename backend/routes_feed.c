@@ -1,12 +1,17 @@
 /* The feed API: pages of posts from SQLite, with like counts from the
- * session store; single users and posts; writing posts and likes. */
+ * session store; single users and posts; writing posts and likes, which
+ * honour an Idempotency-Key so that a retried POST acts once. */
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "call.h"
 #include "http_util.h"
 
 #define FEED_PAGE_DEFAULT 20
+#define IDEM_HEADER "Idempotency-Key"
+#define IDEM_REPLAYED_HEADER "Idempotent-Replayed"
 
 json_t *post_json(const struct feed_post *p, int64_t likes, int liked_by_me)
 {
@@ -126,25 +131,171 @@ void route_post(struct call *c)
     store->ops->like_counts(store, c->ids, 1, c->user_id, post_counted, c);
 }
 
-/* POST /posts {"text": "..."}: a new post by the session's user. */
+/* ---- Idempotency-Key ---------------------------------------------------
+ *
+ * A keyed POST first claims (user, key) in the session store. Claimed: act,
+ * record the answer, then send it - recording first, so that once a client
+ * holds the answer a repeat replays it rather than meeting a claim. Already
+ * finished: send the recorded answer again, marked Idempotent-Replayed. Still
+ * running elsewhere: 409 with Retry-After (a retry racing its original). The
+ * store down: 503 - acting without the guard could act twice. A 5xx (the
+ * act failed) releases the claim instead, so a retry may act. */
+
+/* Read the Idempotency-Key header into c->idem_key (NULL when absent).
+ * Returns 0, or -1 after answering 400 for a malformed key or two of them
+ * (which one a proxy saw is anyone's guess). */
+static int idem_key_read(struct call *c)
+{
+    struct evkeyvalq *hdrs = evhttp_request_get_input_headers(c->req);
+    struct evkeyval *h;
+    const char *key = NULL;
+
+    TAILQ_FOREACH(h, hdrs, next) {
+        if (evutil_ascii_strcasecmp(h->key, IDEM_HEADER) != 0) continue;
+        if (key != NULL) {
+            call_error(c, 400, "more than one " IDEM_HEADER " header");
+            return -1;
+        }
+        key = h->value;
+    }
+    if (key != NULL && !session_idem_key_valid(key)) {
+        call_error(c, 400, IDEM_HEADER " must be 1..128 characters of "
+                           "A-Z a-z 0-9 . _ : -");
+        return -1;
+    }
+    c->idem_key = key;
+    return 0;
+}
+
+/* idem_begin answered: 1 if this call holds the key and should act; else it
+ * has answered (replay, 409 or 503) and returns 0. */
+static int idem_claimed(struct call *c, enum store_status st,
+                        enum idem_state state, int status, const char *body)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
+    json_t *json;
+
+    if (st != STORE_OK) {
+        call_error(c, 503, "session store unavailable");
+        return 0;
+    }
+    switch (state) {
+    case IDEM_CLAIMED:
+        return 1;
+    case IDEM_DONE:
+        /* Stored compact, sent compact: the same bytes as the first time. */
+        json = json_loads(body, 0, NULL);
+        if (json == NULL) {
+            call_error(c, 500, "stored result unreadable");
+            return 0;
+        }
+        evhttp_add_header(out, IDEM_REPLAYED_HEADER, "true");
+        call_reply(c, status, json);
+        return 0;
+    case IDEM_IN_PROGRESS:
+        break;
+    }
+    evhttp_add_header(out, "Retry-After", "1");
+    call_error(c, 409, "a request with this " IDEM_HEADER
+                       " is still in progress");
+    return 0;
+}
+
+/* The answer is recorded (or could not be): send it. A failed record
+ * leaves the claim until it lapses: repeats meanwhile get 409, but the work
+ * is done and this client must hear about it. */
+static void idem_recorded(enum store_status st, void *arg)
+{
+    struct call *c = arg;
+    json_t *body = c->body;
+
+    (void)st;
+    c->body = NULL;
+    call_reply(c, c->idem_status, body);
+}
+
+/* Answer a call that acted: call_reply, recording status and body (taken)
+ * for its key first, if it has one. c must not be used afterwards. */
+static void idem_reply(struct call *c, int status, json_t *body)
+{
+    struct session_store *store = c->app->store;
+    char *text;
+
+    if (c->idem_key == NULL) {
+        call_reply(c, status, body);
+        return;
+    }
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (text == NULL) { /* no memory: answer; the claim lapses */
+        call_reply(c, status, body);
+        return;
+    }
+    /* The request body is done with: park the reply in its place, where
+     * call_put frees it should the call be abandoned. */
+    json_decref(c->body);
+    c->body = body;
+    c->idem_status = status;
+    store->ops->idem_finish(store, c->idem_key, c->user_id, status, text,
+                            idem_recorded, c);
+    free(text); /* copied by the store; c may be gone already */
+}
+
+/* Answer a 5xx for a call that tried to act, releasing its key (if any) so
+ * that a retry may act. Nobody waits for the release. */
+static void idem_fail(struct call *c, int status, const char *msg)
+{
+    struct session_store *store = c->app->store;
+
+    if (c->idem_key != NULL)
+        store->ops->idem_finish(store, c->idem_key, c->user_id, status, NULL,
+                                NULL, NULL);
+    call_error(c, status, msg);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* The post is checked (and claimed, if keyed): write it. */
+static void create_post_act(struct call *c)
+{
+    const char *text = json_string_value(json_object_get(c->body, "text"));
+
+    if (feed_db_create_post(c->app->db, c->user_id, text, &c->post) !=
+        FEED_OK) {
+        idem_fail(c, 500, "database error");
+        return;
+    }
+    idem_reply(c, 201, post_json(&c->post, 0, 0));
+}
+
+static void create_post_begun(enum store_status st, enum idem_state state,
+                              int status, const char *body, void *arg)
+{
+    struct call *c = arg;
+
+    if (idem_claimed(c, st, state, status, body)) create_post_act(c);
+}
+
+/* POST /posts {"text": "..."}: a new post by the session's user; with an
+ * Idempotency-Key, once per key. */
 void route_create_post(struct call *c)
 {
+    struct session_store *store = c->app->store;
     const char *text;
     size_t len;
 
-    if (call_read_json(c) != 0) return;
+    if (idem_key_read(c) != 0 || call_read_json(c) != 0) return;
     text = json_string_value(json_object_get(c->body, "text"));
     len = text ? strlen(text) : 0;
     if (text == NULL || len == 0 || len > FEED_POST_TEXT_MAX) {
         call_error(c, 400, "text must be a string of 1..280 bytes");
         return;
     }
-    if (feed_db_create_post(c->app->db, c->user_id, text, &c->post) !=
-        FEED_OK) {
-        call_error(c, 500, "database error");
+    if (c->idem_key == NULL) {
+        create_post_act(c);
         return;
     }
-    call_reply(c, 201, post_json(&c->post, 0, 0));
+    store->ops->idem_begin(store, c->idem_key, c->user_id, create_post_begun,
+                           c);
 }
 
 static void like_done(enum store_status st, int added, int64_t count,
@@ -153,20 +304,40 @@ static void like_done(enum store_status st, int added, int64_t count,
     struct call *c = arg;
 
     if (st != STORE_OK) {
-        call_error(c, 503, "session store unavailable");
+        idem_fail(c, 503, "session store unavailable");
         return;
     }
-    call_reply(c, 200, json_pack("{s:I, s:I, s:b, s:b}", "post_id",
+    idem_reply(c, 200, json_pack("{s:I, s:I, s:b, s:b}", "post_id",
                                  (json_int_t)c->post.id, "likes",
-                                 (json_int_t)count, "liked_by_me", 1, "added",
-                                 added));
+                                 (json_int_t)count, "liked_by_me", 1,
+                                 "added", added));
 }
 
-/* POST /posts/ID/like: once per user, whichever backend takes it. */
+static void like_act(struct call *c)
+{
+    struct session_store *store = c->app->store;
+
+    store->ops->like(store, c->post.id, c->user_id, like_done, c);
+}
+
+static void like_begun(enum store_status st, enum idem_state state,
+                       int status, const char *body, void *arg)
+{
+    struct call *c = arg;
+
+    if (idem_claimed(c, st, state, status, body)) like_act(c);
+}
+
+/* POST /posts/ID/like: once per user, whichever backend takes it; with an
+ * Idempotency-Key the answer, too, is the first one (its count included). */
 void route_like(struct call *c)
 {
     struct session_store *store = c->app->store;
 
-    if (load_post(c) != 0) return;
-    store->ops->like(store, c->post.id, c->user_id, like_done, c);
+    if (idem_key_read(c) != 0 || load_post(c) != 0) return;
+    if (c->idem_key == NULL) {
+        like_act(c);
+        return;
+    }
+    store->ops->idem_begin(store, c->idem_key, c->user_id, like_begun, c);
 }

@@ -7,12 +7,17 @@
  * it to the front, so the back of the list is always the next to expire:
  * reaping expired sessions is popping from the back, and making room when
  * full is dropping the back. Likes: a chained hash table keyed by post id,
- * each post holding an open-addressing set of user ids.
+ * each post holding an open-addressing set of user ids. Idempotency keys: a
+ * chained hash table keyed by (user, key) plus a list in the order entries
+ * were last written; a claim and a finished result have different lifetimes,
+ * so expiry is checked on every lookup, and the list's back (oldest written)
+ * is what goes when the table is full.
  *
  * Every callback runs before the call returns. Nothing here logs: a full
  * table is a steady state under load, not news. */
 #include "session_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +47,16 @@ struct mem_post {
     size_t count;
 };
 
+struct mem_idem {
+    int64_t user_id;
+    char key[SESSION_IDEM_KEY_MAX + 1];
+    int64_t expires_s;
+    int status;                    /* 0 while claimed, else the result's */
+    char *body;                    /* the result's JSON text, when finished */
+    struct mem_idem *hnext;        /* bucket chain */
+    struct mem_idem *newer, *older; /* write-order list */
+};
+
 struct memory_store {
     struct session_store base; /* first: a store pointer is its ops */
     int ttl_s;
@@ -57,6 +72,12 @@ struct memory_store {
     struct mem_post **post_buckets;
     size_t post_mask;
     long nposts;
+
+    long max_idem;
+    struct mem_idem **idem_buckets;
+    size_t idem_mask;
+    struct mem_idem *idem_newest, *idem_oldest;
+    long nidem;
 };
 
 /* Bucket count for up to max entries: a power of two, clamped, so a huge
@@ -349,6 +370,175 @@ static void mem_like_counts(struct session_store *store,
     cb(STORE_OK, counts, liked, n, arg);
 }
 
+/* ---- idempotency keys -------------------------------------------------- */
+
+static size_t hash_idem(int64_t user_id, const char *key)
+{
+    return hash_sid(key) ^ hash_id(user_id);
+}
+
+/* The bucket link pointing at (user_id, key)'s entry, or at the NULL ending
+ * its chain. */
+static struct mem_idem **idem_link(struct memory_store *s, int64_t user_id,
+                                   const char *key)
+{
+    struct mem_idem **pp =
+        &s->idem_buckets[hash_idem(user_id, key) & s->idem_mask];
+
+    while (*pp && ((*pp)->user_id != user_id || strcmp((*pp)->key, key) != 0))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void idem_unlink_order(struct memory_store *s, struct mem_idem *e)
+{
+    if (e->newer) e->newer->older = e->older;
+    else s->idem_newest = e->older;
+    if (e->older) e->older->newer = e->newer;
+    else s->idem_oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void idem_push_newest(struct memory_store *s, struct mem_idem *e)
+{
+    e->older = s->idem_newest;
+    e->newer = NULL;
+    if (s->idem_newest) s->idem_newest->newer = e;
+    else s->idem_oldest = e;
+    s->idem_newest = e;
+}
+
+/* Unlink e from its chain and the order list and free it. */
+static void idem_remove(struct memory_store *s, struct mem_idem *e)
+{
+    struct mem_idem **pp = idem_link(s, e->user_id, e->key);
+
+    *pp = e->hnext;
+    idem_unlink_order(s, e);
+    s->nidem--;
+    free(e->body);
+    free(e);
+}
+
+/* Reclaim expired entries from the back of the order list. Claims live
+ * shorter than results, so one may expire behind a live result and wait
+ * for its lookup or its turn at the back: this bounds work, not accuracy
+ * (lookups check expiry themselves). */
+static void idem_reap(struct memory_store *s, int64_t now)
+{
+    while (s->idem_oldest && now >= s->idem_oldest->expires_s)
+        idem_remove(s, s->idem_oldest);
+}
+
+/* (user_id, key)'s live entry, or NULL; an expired one is reclaimed. */
+static struct mem_idem *idem_find(struct memory_store *s, int64_t user_id,
+                                  const char *key, int64_t now)
+{
+    struct mem_idem *e = *idem_link(s, user_id, key);
+
+    if (e && now >= e->expires_s) {
+        idem_remove(s, e);
+        e = NULL;
+    }
+    return e;
+}
+
+/* A new claimed entry, dropping the oldest written one when the table is
+ * full. NULL without memory. */
+static struct mem_idem *idem_add(struct memory_store *s, int64_t user_id,
+                                 const char *key, int64_t now)
+{
+    struct mem_idem *e = calloc(1, sizeof(*e));
+    struct mem_idem **pp;
+
+    if (e == NULL) return NULL;
+    if (s->nidem >= s->max_idem) idem_remove(s, s->idem_oldest);
+    e->user_id = user_id;
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->expires_s = now + SESSION_IDEM_CLAIM_TTL_S;
+    pp = idem_link(s, user_id, key); /* after the removal: links move */
+    *pp = e;
+    idem_push_newest(s, e);
+    s->nidem++;
+    return e;
+}
+
+/* Claim (user_id, key), or report who has it. Inline, so atomic. */
+static void mem_idem_begin(struct session_store *store, const char *key,
+                           int64_t user_id, store_idem_cb cb, void *arg)
+{
+    struct memory_store *s = (struct memory_store *)store;
+    int64_t now = mem_now(s);
+    struct mem_idem *e;
+    char *body;
+
+    if (user_id <= 0 || !session_idem_key_valid(key)) {
+        cb(STORE_DOWN, IDEM_IN_PROGRESS, 0, NULL, arg);
+        return;
+    }
+    idem_reap(s, now);
+    e = idem_find(s, user_id, key, now);
+    if (e == NULL) {
+        if (idem_add(s, user_id, key, now) == NULL)
+            cb(STORE_DOWN, IDEM_IN_PROGRESS, 0, NULL, arg);
+        else
+            cb(STORE_OK, IDEM_CLAIMED, 0, NULL, arg);
+        return;
+    }
+    if (e->status == 0) {
+        cb(STORE_OK, IDEM_IN_PROGRESS, 0, NULL, arg);
+        return;
+    }
+    /* The callback may finish or drop this very key: hand it a copy. */
+    if ((body = strdup(e->body)) == NULL) {
+        cb(STORE_DOWN, IDEM_IN_PROGRESS, 0, NULL, arg);
+        return;
+    }
+    cb(STORE_OK, IDEM_DONE, e->status, body, arg);
+    free(body);
+}
+
+/* Keep the result of (user_id, key) for SESSION_IDEM_TTL_S, or forget the
+ * key for a status >= 500. A key that lapsed or was dropped meanwhile is
+ * written anew, as Redis's SET would. */
+static void mem_idem_finish(struct session_store *store, const char *key,
+                            int64_t user_id, int status, const char *body,
+                            store_idem_done_cb cb, void *arg)
+{
+    struct memory_store *s = (struct memory_store *)store;
+    int64_t now = mem_now(s);
+    struct mem_idem *e;
+    char *copy;
+
+    if (user_id <= 0 || !session_idem_key_valid(key) || status < 100 ||
+        status > 599 ||
+        (status < 500 &&
+         (body == NULL || strlen(body) > SESSION_IDEM_BODY_MAX))) {
+        if (cb) cb(STORE_DOWN, arg);
+        return;
+    }
+    idem_reap(s, now);
+    e = idem_find(s, user_id, key, now);
+    if (status >= 500) {
+        if (e) idem_remove(s, e);
+        if (cb) cb(STORE_OK, arg);
+        return;
+    }
+    if ((copy = strdup(body)) == NULL ||
+        (e == NULL && (e = idem_add(s, user_id, key, now)) == NULL)) {
+        free(copy);
+        if (cb) cb(STORE_DOWN, arg);
+        return;
+    }
+    free(e->body);
+    e->body = copy;
+    e->status = status;
+    e->expires_s = now + SESSION_IDEM_TTL_S;
+    idem_unlink_order(s, e);
+    idem_push_newest(s, e);
+    if (cb) cb(STORE_OK, arg);
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
 static int mem_is_up(struct session_store *store)
@@ -363,6 +553,7 @@ static void mem_free(struct session_store *store)
 
     if (s == NULL) return;
     while (s->oldest) sess_remove(s, s->oldest);
+    while (s->idem_oldest) idem_remove(s, s->idem_oldest);
     for (size_t b = 0; s->post_buckets && b <= s->post_mask; b++) {
         struct mem_post *p = s->post_buckets[b], *next;
 
@@ -374,6 +565,7 @@ static void mem_free(struct session_store *store)
     }
     free(s->sess_buckets);
     free(s->post_buckets);
+    free(s->idem_buckets);
     free(s);
 }
 
@@ -384,6 +576,8 @@ static const struct session_store_ops memory_ops = {
     .session_delete = mem_session_delete,
     .like = mem_like,
     .like_counts = mem_like_counts,
+    .idem_begin = mem_idem_begin,
+    .idem_finish = mem_idem_finish,
     .is_up = mem_is_up,
     .free = mem_free,
 };
@@ -408,6 +602,8 @@ struct session_store *session_memory_new(const struct session_memory_opts *o)
     s->max_likes_per_post = o->max_likes_per_post > 0
                                 ? o->max_likes_per_post
                                 : SESSION_MEMORY_LIKES_MAX;
+    s->max_idem = o->max_idem_keys > 0 ? o->max_idem_keys
+                                       : SESSION_MEMORY_IDEM_MAX;
     s->now_s = o->now_s;
     s->clock_arg = o->clock_arg;
 
@@ -417,7 +613,12 @@ struct session_store *session_memory_new(const struct session_memory_opts *o)
     nb = buckets_for(s->max_liked_posts);
     s->post_buckets = calloc(nb, sizeof(*s->post_buckets));
     s->post_mask = nb - 1;
-    if (s->sess_buckets == NULL || s->post_buckets == NULL) goto err;
+    nb = buckets_for(s->max_idem);
+    s->idem_buckets = calloc(nb, sizeof(*s->idem_buckets));
+    s->idem_mask = nb - 1;
+    if (s->sess_buckets == NULL || s->post_buckets == NULL ||
+        s->idem_buckets == NULL)
+        goto err;
     return &s->base;
 err:
     mem_free(&s->base);

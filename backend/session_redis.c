@@ -1,6 +1,7 @@
 /* The Redis session store: the stateless server, any backend answers any
  * user. Keys: sb:sess:<sid> -> user id (SET EX ttl; GETEX, Redis >= 6.2,
- * refreshes it); sb:likes:<post_id> -> set of user ids.
+ * refreshes it); sb:likes:<post_id> -> set of user ids; sb:idem:<user>:<key>
+ * -> "pending" while a request holds the key, then "<status> <json>".
  *
  * One async hiredis connection on the libevent adapter, through named link
  * states. Ops go out only when it is up, else answer STORE_DOWN inline. A
@@ -27,6 +28,8 @@
 
 #define REDIS_SESS_PREFIX "sb:sess:"
 #define REDIS_LIKES_PREFIX "sb:likes:"
+#define REDIS_IDEM_PREFIX "sb:idem:"
+#define REDIS_IDEM_PENDING "pending" /* the value of a claim */
 #define REDIS_TTL_DEFAULT_S 86400
 #define REDIS_HOST_MAX 256
 #define REDIS_BACKOFF_MIN_MS 100     /* first retry after a lost link */
@@ -47,7 +50,7 @@ enum redis_link {
 enum redis_reported { REPORTED_NONE, REPORTED_UP, REPORTED_DOWN }; /* logs */
 
 enum redis_op_kind { OP_PING, OP_CREATE, OP_GET, OP_DELETE, OP_LIKE,
-                     OP_COUNTS };
+                     OP_COUNTS, OP_IDEM_BEGIN, OP_IDEM_FINISH };
 
 struct redis_op {
     struct redis_store *s;
@@ -61,11 +64,15 @@ struct redis_op {
     int not_found;   /* GET: no such key */
     int asking;      /* COUNTS: SISMEMBER follows each SCARD */
     union { store_session_cb session; store_like_cb like;
-            store_counts_cb counts; } cb;
+            store_counts_cb counts; store_idem_cb idem;
+            store_idem_done_cb idem_done; } cb;
     void *arg;
     char sid[SESSION_ID_LEN + 1];
     int64_t user_id, count;
     int added, n;
+    int claimed;      /* IDEM_BEGIN: our SET NX took the key */
+    int idem_status;  /* IDEM_BEGIN: the stored result's status, or 0 */
+    char *idem_body;  /* IDEM_BEGIN: its body (ours; freed at op_finish) */
     int64_t counts[SESSION_LIKE_BATCH_MAX];
     unsigned char liked[SESSION_LIKE_BATCH_MAX];
 };
@@ -220,6 +227,32 @@ static void note_error_reply(struct redis_store *s, const redisReply *reply)
              s->port, (int)(reply->len > 200 ? 200 : reply->len), reply->str);
 }
 
+/* The GET after a SET NX that found the key taken: "pending" (or nil: the
+ * holder released it, or it lapsed, between our two commands - as good as
+ * still in progress; the caller retries) leaves idem_status 0; a result
+ * "<status> <json>" is copied into the op. Anything else is a value we
+ * never wrote: the op fails rather than guess. */
+static void idem_take_value(struct redis_op *op, const redisReply *r)
+{
+    long status;
+    char *end;
+
+    if (r->type == REDIS_REPLY_NIL) return;
+    if (r->type != REDIS_REPLY_STRING) {
+        op->failed = 1;
+        return;
+    }
+    if (strcmp(r->str, REDIS_IDEM_PENDING) == 0) return;
+    errno = 0;
+    status = strtol(r->str, &end, 10);
+    if (errno || end == r->str || *end != ' ' || status < 100 ||
+        status > 599 || (op->idem_body = strdup(end + 1)) == NULL) {
+        op->failed = 1;
+        return;
+    }
+    op->idem_status = (int)status;
+}
+
 /* Read the k-th reply of op into it. A reply of a type the command never
  * answers marks the op failed. */
 static void op_take(struct redis_op *op, int k, const redisReply *r)
@@ -253,6 +286,17 @@ static void op_take(struct redis_op *op, int k, const redisReply *r)
         if (!is_int) op->failed = 1;
         else if (k == 0) op->added = r->integer > 0;
         else op->count = r->integer;
+        break;
+    case OP_IDEM_BEGIN: /* SET NX (+OK or nil), then GET */
+        if (k == 0) {
+            if (r->type == REDIS_REPLY_STATUS) op->claimed = 1;
+            else if (r->type != REDIS_REPLY_NIL) op->failed = 1;
+        } else if (!op->claimed) {
+            idem_take_value(op, r);
+        }
+        break;
+    case OP_IDEM_FINISH: /* +OK for SET, :n for DEL */
+        if (r->type != REDIS_REPLY_STATUS && !is_int) op->failed = 1;
         break;
     case OP_COUNTS: { /* SCARD [SISMEMBER] per post, in order */
         int i = op->asking ? k / 2 : k;
@@ -327,6 +371,22 @@ static void op_finish(struct redis_op *op)
         op->cb.counts(st, st == STORE_OK ? op->counts : NULL,
                       st == STORE_OK ? op->liked : NULL,
                       st == STORE_OK ? op->n : 0, op->arg);
+        break;
+    case OP_IDEM_BEGIN:
+        if (st != STORE_OK)
+            op->cb.idem(st, IDEM_IN_PROGRESS, 0, NULL, op->arg);
+        else if (op->claimed)
+            op->cb.idem(st, IDEM_CLAIMED, 0, NULL, op->arg);
+        else if (op->idem_body)
+            op->cb.idem(st, IDEM_DONE, op->idem_status, op->idem_body,
+                        op->arg);
+        else
+            op->cb.idem(st, IDEM_IN_PROGRESS, 0, NULL, op->arg);
+        free(op->idem_body);
+        op->idem_body = NULL;
+        break;
+    case OP_IDEM_FINISH:
+        if (op->cb.idem_done) op->cb.idem_done(st, op->arg);
         break;
     }
     if (s->nfree_ops < REDIS_OP_FREELIST_MAX) { /* recycle, boundedly */
@@ -463,6 +523,72 @@ static void redis_like_counts(struct session_store *store,
     op_sent(op);
 }
 
+/* Claim: SET sb:idem:<user>:<key> pending NX EX claim-ttl, then GET it,
+ * pipelined in one op (one round trip). The SET NX is the atomic step: of
+ * any number of backends, exactly one gets +OK. The GET only reads what a
+ * loser found; another client may slip in between the two, but the worst it
+ * can do is delete the key (a failed holder releasing it, or the claim
+ * lapsing), which reads as "in progress" - a 409 and a retry, never a second
+ * claim. That is why no Lua script is needed: EVAL would make the pair
+ * atomic, but the pair does not need to be, and plain commands work on any
+ * Redis and under ACLs or managed services that forbid scripts. */
+static void redis_idem_begin(struct session_store *store, const char *key,
+                             int64_t user_id, store_idem_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op;
+
+    if (user_id <= 0 || !session_idem_key_valid(key) ||
+        (op = op_begin(s, OP_IDEM_BEGIN)) == NULL) {
+        cb(STORE_DOWN, IDEM_IN_PROGRESS, 0, NULL, arg);
+        return;
+    }
+    op->cb.idem = cb;
+    op->arg = arg;
+    op_send(op, "SET " REDIS_IDEM_PREFIX "%lld:%s " REDIS_IDEM_PENDING
+                " NX EX %d", (long long)user_id, key,
+            SESSION_IDEM_CLAIM_TTL_S);
+    op_send(op, "GET " REDIS_IDEM_PREFIX "%lld:%s", (long long)user_id, key);
+    op_sent(op);
+}
+
+/* Finish: SET sb:idem:<user>:<key> "<status> <body>" EX ttl, or DEL it for
+ * a status >= 500 (so a retry may act). Unconditional: the claim is ours. */
+static void redis_idem_finish(struct session_store *store, const char *key,
+                              int64_t user_id, int status, const char *body,
+                              store_idem_done_cb cb, void *arg)
+{
+    struct redis_store *s = (struct redis_store *)store;
+    struct redis_op *op;
+    size_t blen = status < 500 && body ? strlen(body) : 0;
+    char *value;
+    int vlen;
+
+    if (user_id <= 0 || !session_idem_key_valid(key) || status < 100 ||
+        status > 599 || (status < 500 && body == NULL) ||
+        blen > SESSION_IDEM_BODY_MAX ||
+        (op = op_begin(s, OP_IDEM_FINISH)) == NULL) {
+        if (cb) cb(STORE_DOWN, arg);
+        return;
+    }
+    op->cb.idem_done = cb;
+    op->arg = arg;
+    if (status >= 500) {
+        op_send(op, "DEL " REDIS_IDEM_PREFIX "%lld:%s", (long long)user_id,
+                key);
+    } else if ((value = malloc(blen + 8)) == NULL) {
+        op->failed = 1;
+    } else {
+        /* hiredis copies the formatted command: value can go at once. */
+        vlen = snprintf(value, blen + 8, "%d %s", status, body);
+        op_send(op, "SET " REDIS_IDEM_PREFIX "%lld:%s %b EX %d",
+                (long long)user_id, key, value, (size_t)vlen,
+                SESSION_IDEM_TTL_S);
+        free(value);
+    }
+    op_sent(op);
+}
+
 static int redis_is_up(struct session_store *store)
 {
     return ((struct redis_store *)store)->link == LINK_UP;
@@ -588,6 +714,8 @@ static const struct session_store_ops redis_ops = {
     .session_delete = redis_session_delete,
     .like = redis_like,
     .like_counts = redis_like_counts,
+    .idem_begin = redis_idem_begin,
+    .idem_finish = redis_idem_finish,
     .is_up = redis_is_up,
     .free = redis_free,
 };

@@ -1,4 +1,5 @@
-/* Where sessions and likes live: one small ops table, two implementations.
+/* Where sessions, likes and idempotency keys live: one small ops table, two
+ * implementations.
  *
  *   redis  (session_redis.c)  - the stateless server: every backend sees the
  *                               same sessions and likes; async hiredis on the
@@ -42,6 +43,34 @@ typedef void (*store_counts_cb)(enum store_status st, const int64_t *counts,
                                 const unsigned char *liked_by_me, int n,
                                 void *arg);
 
+/* Idempotency keys (the Idempotency-Key header on POST /posts and
+ * POST /posts/ID/like): the first result for a (user, key) pair is kept and
+ * a repeat gets it back instead of acting twice, so the load balancer may
+ * retry such a POST on another backend. */
+#define SESSION_IDEM_KEY_MAX 128       /* bytes of [A-Za-z0-9._:-] */
+#define SESSION_IDEM_TTL_S 86400       /* a finished result is kept 24 h */
+#define SESSION_IDEM_CLAIM_TTL_S 60    /* a claim whose request never finished
+                                          (its backend died) lapses then:
+                                          longer than any request runs */
+#define SESSION_IDEM_BODY_MAX 16384    /* bytes of result body kept */
+
+/* What idem_begin found for a key. */
+enum idem_state {
+    IDEM_CLAIMED = 0,     /* nobody had it: it is ours now; act, then finish */
+    IDEM_IN_PROGRESS = 1, /* a request with this key is still running */
+    IDEM_DONE = 2         /* it finished: status and body are its answer */
+};
+
+/* idem_begin answered. On STORE_OK with IDEM_DONE, status is the stored
+ * HTTP status and body the stored JSON text (NUL-terminated); otherwise
+ * status is 0 and body NULL. On STORE_DOWN, state is IDEM_IN_PROGRESS. */
+typedef void (*store_idem_cb)(enum store_status st, enum idem_state state,
+                              int status, const char *body, void *arg);
+
+/* idem_finish answered: STORE_OK once the result (or the release) is
+ * written. */
+typedef void (*store_idem_done_cb)(enum store_status st, void *arg);
+
 struct session_store;
 
 struct session_store_ops {
@@ -58,6 +87,23 @@ struct session_store_ops {
     /* n is 0..SESSION_LIKE_BATCH_MAX; user_id 0 means nobody is asking. */
     void (*like_counts)(struct session_store *s, const int64_t *post_ids,
                         int n, int64_t user_id, store_counts_cb cb, void *arg);
+    /* Claim key for user_id, atomically across backends: IDEM_CLAIMED if
+     * nobody had it (the claim lapses after SESSION_IDEM_CLAIM_TTL_S unless
+     * finished), IDEM_DONE with the stored result, or IDEM_IN_PROGRESS while
+     * another request holds the claim. Keys are scoped per user. STORE_DOWN
+     * when the store cannot answer, user_id is not > 0, or key is not
+     * session_idem_key_valid: the caller must then not act. */
+    void (*idem_begin)(struct session_store *s, const char *key,
+                       int64_t user_id, store_idem_cb cb, void *arg);
+    /* Record the result of a claimed key: status (100..599) and body (JSON
+     * text, NUL-terminated, at most SESSION_IDEM_BODY_MAX bytes; copied
+     * before the call returns), kept SESSION_IDEM_TTL_S. A status >= 500
+     * releases the claim instead (body may be NULL), so a retry may act.
+     * cb may be NULL: nobody is told. Bad arguments are STORE_DOWN, and the
+     * claim then stays until it lapses. */
+    void (*idem_finish)(struct session_store *s, const char *key,
+                        int64_t user_id, int status, const char *body,
+                        store_idem_done_cb cb, void *arg);
     /* 1 if the store can answer now (Redis connected), else 0. */
     int (*is_up)(struct session_store *s);
     void (*free)(struct session_store *s);
@@ -71,13 +117,20 @@ struct session_store {
 /* Default bound on one post's like set in the memory store. */
 #define SESSION_MEMORY_LIKES_MAX 100000
 
-/* Fields <= 0 take defaults: ttl 86400 s, 100000 sessions, 100000 posts. */
+/* Default bound on idempotency keys the memory store keeps (claimed or
+ * finished); beyond it the oldest written is dropped. */
+#define SESSION_MEMORY_IDEM_MAX 100000
+
+/* Fields <= 0 take defaults: ttl 86400 s, 100000 sessions, 100000 posts,
+ * SESSION_MEMORY_IDEM_MAX idempotency keys. */
 struct session_memory_opts {
     int ttl_s;           /* session lifetime, refreshed on session_get */
     long max_sessions;   /* beyond it the oldest session is dropped */
     long max_liked_posts; /* posts with a like set; beyond it, likes fail DOWN */
     long max_likes_per_post; /* users in one post's set; beyond it, new likes
                                 fail DOWN (<= 0: SESSION_MEMORY_LIKES_MAX) */
+    long max_idem_keys;  /* idempotency keys kept; beyond it the oldest
+                            written is dropped (<= 0: SESSION_MEMORY_IDEM_MAX) */
     /* Clock in seconds; NULL uses the wall clock. Tests pass their own. */
     int64_t (*now_s)(void *clock_arg);
     void *clock_arg;
@@ -110,5 +163,25 @@ int session_new_id(char *out);
  * characters), else 0. Stores answer STORE_NOT_FOUND for anything else
  * without looking, so a junk cookie costs nothing. */
 int session_id_valid(const char *sid);
+
+/* 1 if key is a usable idempotency key: 1..SESSION_IDEM_KEY_MAX bytes of
+ * [A-Za-z0-9._:-] (nothing that could split a store key or a log line),
+ * else 0. The route answers 400 for anything else; stores refuse it too. */
+static inline int session_idem_key_valid(const char *key)
+{
+    size_t n = 0;
+
+    if (key == NULL) return 0;
+    for (; key[n] != '\0'; n++) {
+        char ch = key[n];
+
+        if (n >= SESSION_IDEM_KEY_MAX) return 0;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+              ch == ':' || ch == '-'))
+            return 0;
+    }
+    return n > 0;
+}
 
 #endif

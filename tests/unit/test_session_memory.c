@@ -82,6 +82,43 @@ static void on_counts(enum store_status st, const int64_t *counts,
     }
 }
 
+/* What the last idempotency callback said; the body is copied, as the
+ * store's pointer is valid only during the callback. */
+struct idem_result {
+    int calls;
+    enum store_status st;
+    enum idem_state state;
+    int status;
+    char body[SESSION_IDEM_BODY_MAX + 1];
+    int has_body;
+};
+
+static void on_idem(enum store_status st, enum idem_state state, int status,
+                    const char *body, void *arg)
+{
+    struct idem_result *r = arg;
+
+    r->calls++;
+    r->st = st;
+    r->state = state;
+    r->status = status;
+    r->has_body = body != NULL;
+    snprintf(r->body, sizeof(r->body), "%s", body ? body : "");
+}
+
+struct done_result {
+    int calls;
+    enum store_status st;
+};
+
+static void on_done(enum store_status st, void *arg)
+{
+    struct done_result *r = arg;
+
+    r->calls++;
+    r->st = st;
+}
+
 /* A store on a fake clock starting at 1000 s. */
 static struct session_store *new_store(struct fake_clock *clk, int ttl,
                                        long max_sessions, long max_posts,
@@ -429,6 +466,323 @@ static void test_default_bound_per_post(void **state)
     s->ops->free(s);
 }
 
+/* ---- idempotency keys -------------------------------------------------- */
+
+static struct session_store *new_idem_store(struct fake_clock *clk,
+                                            long max_keys)
+{
+    struct session_memory_opts o = {
+        .max_idem_keys = max_keys,
+        .now_s = fake_now,
+        .clock_arg = clk,
+    };
+    struct session_store *s;
+
+    clk->now = 1000;
+    s = session_memory_new(&o);
+    assert_non_null(s);
+    return s;
+}
+
+/* idem_begin, answered inline exactly once. */
+static struct idem_result *begin(struct session_store *s, const char *key,
+                                 int64_t uid)
+{
+    static struct idem_result r;
+
+    memset(&r, 0, sizeof(r));
+    s->ops->idem_begin(s, key, uid, on_idem, &r);
+    assert_int_equal(r.calls, 1);
+    if (r.st != STORE_OK || r.state != IDEM_DONE) {
+        assert_int_equal(r.status, 0);
+        assert_false(r.has_body);
+    }
+    if (r.st != STORE_OK) assert_int_equal(r.state, IDEM_IN_PROGRESS);
+    return &r;
+}
+
+static enum store_status finish(struct session_store *s, const char *key,
+                                int64_t uid, int status, const char *body)
+{
+    struct done_result r = {0};
+
+    s->ops->idem_finish(s, key, uid, status, body, on_done, &r);
+    assert_int_equal(r.calls, 1);
+    return r.st;
+}
+
+static void assert_claimed(struct session_store *s, const char *key,
+                           int64_t uid)
+{
+    struct idem_result *r = begin(s, key, uid);
+
+    assert_int_equal(r->st, STORE_OK);
+    assert_int_equal(r->state, IDEM_CLAIMED);
+}
+
+static void assert_in_progress(struct session_store *s, const char *key,
+                               int64_t uid)
+{
+    struct idem_result *r = begin(s, key, uid);
+
+    assert_int_equal(r->st, STORE_OK);
+    assert_int_equal(r->state, IDEM_IN_PROGRESS);
+}
+
+static void assert_done(struct session_store *s, const char *key, int64_t uid,
+                        int status, const char *body)
+{
+    struct idem_result *r = begin(s, key, uid);
+
+    assert_int_equal(r->st, STORE_OK);
+    assert_int_equal(r->state, IDEM_DONE);
+    assert_int_equal(r->status, status);
+    assert_true(r->has_body);
+    assert_string_equal(r->body, body);
+}
+
+/* Claim, a repeat while it runs, the result, and every repeat after. */
+static void test_idem_claim_then_replay(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+    const char *body = "{\"id\":601,\"text\":\"hi\"}";
+
+    (void)state;
+    assert_claimed(s, "k-1", 7);
+    assert_in_progress(s, "k-1", 7);
+    assert_in_progress(s, "k-1", 7);
+    assert_int_equal(finish(s, "k-1", 7, 201, body), STORE_OK);
+    assert_done(s, "k-1", 7, 201, body);
+    assert_done(s, "k-1", 7, 201, body);
+    assert_claimed(s, "k-2", 7); /* another key is another request */
+    s->ops->free(s);
+}
+
+/* Keys are per user: the same key from two users are two requests. */
+static void test_idem_scoped_per_user(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+
+    (void)state;
+    assert_claimed(s, "same", 7);
+    assert_claimed(s, "same", 8);
+    assert_int_equal(finish(s, "same", 8, 200, "{\"u\":8}"), STORE_OK);
+    assert_in_progress(s, "same", 7);
+    assert_done(s, "same", 8, 200, "{\"u\":8}");
+    assert_int_equal(finish(s, "same", 7, 200, "{\"u\":7}"), STORE_OK);
+    assert_done(s, "same", 7, 200, "{\"u\":7}");
+    assert_done(s, "same", 8, 200, "{\"u\":8}");
+    s->ops->free(s);
+}
+
+/* A 5xx releases the claim: the retry may act. 4xx results are kept. */
+static void test_idem_release_on_failure(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+    struct done_result d = {0};
+
+    (void)state;
+    assert_claimed(s, "k", 7);
+    assert_int_equal(finish(s, "k", 7, 500, NULL), STORE_OK);
+    assert_claimed(s, "k", 7);
+    s->ops->idem_finish(s, "k", 7, 503, "{\"error\":\"x\"}", NULL, NULL);
+    assert_claimed(s, "k", 7); /* released again, nobody told (cb NULL) */
+    assert_int_equal(finish(s, "k", 7, 404, "{\"error\":\"no\"}"),
+                     STORE_OK);
+    assert_done(s, "k", 7, 404, "{\"error\":\"no\"}");
+    /* Releasing what nobody holds is fine. */
+    s->ops->idem_finish(s, "never", 7, 500, NULL, on_done, &d);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.st, STORE_OK);
+    assert_claimed(s, "never", 7);
+    s->ops->free(s);
+}
+
+/* A claim whose request never finished lapses after the claim TTL; a
+ * result lives SESSION_IDEM_TTL_S, to the second (as Redis EX does). */
+static void test_idem_ttls(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+    int64_t t0;
+
+    (void)state;
+    assert_claimed(s, "orphan", 7);
+    assert_claimed(s, "kept", 7);
+    t0 = clk.now;
+    clk.now = t0 + SESSION_IDEM_CLAIM_TTL_S - 1;
+    assert_in_progress(s, "orphan", 7);
+    assert_int_equal(finish(s, "kept", 7, 201, "{}"), STORE_OK);
+    clk.now = t0 + SESSION_IDEM_CLAIM_TTL_S;
+    assert_claimed(s, "orphan", 7); /* lapsed: a retry may act */
+    t0 = clk.now - 1;               /* when "kept" was finished */
+    clk.now = t0 + SESSION_IDEM_TTL_S - 1;
+    assert_done(s, "kept", 7, 201, "{}");
+    clk.now = t0 + SESSION_IDEM_TTL_S;
+    assert_claimed(s, "kept", 7);
+    s->ops->free(s);
+}
+
+/* A finish after its claim lapsed (or was dropped) still records. */
+static void test_idem_finish_after_lapse(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+
+    (void)state;
+    assert_claimed(s, "slow", 7);
+    clk.now += SESSION_IDEM_CLAIM_TTL_S + 5;
+    assert_int_equal(finish(s, "slow", 7, 201, "{\"late\":true}"), STORE_OK);
+    assert_done(s, "slow", 7, 201, "{\"late\":true}");
+    s->ops->free(s);
+}
+
+/* The table's bound: the oldest written entry goes first; finishing an
+ * entry makes it the newest. */
+static void test_idem_bound_drops_oldest(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 3);
+
+    (void)state;
+    assert_claimed(s, "a", 1);
+    assert_claimed(s, "b", 1);
+    assert_claimed(s, "c", 1);
+    assert_int_equal(finish(s, "a", 1, 200, "{}"), STORE_OK); /* a newest */
+    assert_claimed(s, "d", 1);                                /* drops b */
+    assert_claimed(s, "b", 1);                                /* drops c */
+    assert_done(s, "a", 1, 200, "{}");
+    assert_in_progress(s, "d", 1);
+    assert_in_progress(s, "b", 1);
+    assert_claimed(s, "c", 1);                                /* drops a */
+    assert_claimed(s, "a", 1);
+    s->ops->free(s);
+}
+
+/* Many keys past the default-sized table's chains, each answered right. */
+static void test_idem_many_keys(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 1000);
+    char key[32], body[32];
+
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        snprintf(body, sizeof(body), "{\"n\":%d}", i);
+        assert_claimed(s, key, 1 + i % 7);
+        assert_int_equal(finish(s, key, 1 + i % 7, 201, body), STORE_OK);
+    }
+    /* The last 1000 are kept; the first 2000 went (looked at last, as a
+     * fresh claim drops the oldest kept). */
+    for (int i = 2000; i < 3000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        snprintf(body, sizeof(body), "{\"n\":%d}", i);
+        assert_done(s, key, 1 + i % 7, 201, body);
+    }
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        assert_claimed(s, key, 1 + i % 7);
+    }
+    s->ops->free(s);
+}
+
+/* What the store refuses, without looking: nobody's keys, malformed keys,
+ * impossible statuses, missing or oversized bodies. */
+static void test_idem_bad_arguments(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+    static char big[SESSION_IDEM_BODY_MAX + 2];
+    char longest[SESSION_IDEM_KEY_MAX + 2];
+
+    (void)state;
+    assert_int_equal(begin(s, "k", 0)->st, STORE_DOWN);
+    assert_int_equal(begin(s, "", 7)->st, STORE_DOWN);
+    assert_int_equal(begin(s, NULL, 7)->st, STORE_DOWN);
+    assert_int_equal(begin(s, "has space", 7)->st, STORE_DOWN);
+    assert_int_equal(begin(s, "sb:idem:7:*", 7)->st, STORE_DOWN);
+    memset(longest, 'x', SESSION_IDEM_KEY_MAX + 1);
+    longest[SESSION_IDEM_KEY_MAX + 1] = '\0';
+    assert_int_equal(begin(s, longest, 7)->st, STORE_DOWN);
+    longest[SESSION_IDEM_KEY_MAX] = '\0';
+    assert_claimed(s, longest, 7); /* exactly the limit is fine */
+
+    assert_claimed(s, "k", 7);
+    assert_int_equal(finish(s, "k", 7, 99, "{}"), STORE_DOWN);
+    assert_int_equal(finish(s, "k", 7, 600, "{}"), STORE_DOWN);
+    assert_int_equal(finish(s, "k", 7, 201, NULL), STORE_DOWN);
+    memset(big, ' ', SESSION_IDEM_BODY_MAX + 1);
+    assert_int_equal(finish(s, "k", 7, 201, big), STORE_DOWN);
+    assert_int_equal(finish(s, "k", 0, 201, "{}"), STORE_DOWN);
+    assert_in_progress(s, "k", 7); /* refusals leave the claim */
+    big[SESSION_IDEM_BODY_MAX] = '\0'; /* exactly the limit is fine */
+    assert_int_equal(finish(s, "k", 7, 201, big), STORE_OK);
+    assert_done(s, "k", 7, 201, big);
+    s->ops->idem_finish(s, "bad key", 7, 201, "{}", NULL, NULL); /* no cb */
+    s->ops->free(s);
+}
+
+static void test_idem_key_valid(void **state)
+{
+    char k[SESSION_IDEM_KEY_MAX + 2];
+
+    (void)state;
+    assert_true(session_idem_key_valid("a"));
+    assert_true(session_idem_key_valid("AZaz09._:-"));
+    assert_true(session_idem_key_valid("4f1c2a9e-8b7d-4c3e-9f00-1234567890ab"));
+    assert_false(session_idem_key_valid(""));
+    assert_false(session_idem_key_valid(NULL));
+    assert_false(session_idem_key_valid("a b"));
+    assert_false(session_idem_key_valid("a/b"));
+    assert_false(session_idem_key_valid("a*"));
+    assert_false(session_idem_key_valid("caf\xc3\xa9"));
+    assert_false(session_idem_key_valid("a\r\nb"));
+    memset(k, 'k', sizeof(k) - 1);
+    k[SESSION_IDEM_KEY_MAX] = '\0';
+    assert_true(session_idem_key_valid(k));
+    k[SESSION_IDEM_KEY_MAX] = 'k';
+    k[SESSION_IDEM_KEY_MAX + 1] = '\0';
+    assert_false(session_idem_key_valid(k));
+}
+
+/* A replay's callback that finishes the very key it was handed: the body
+ * it holds must stay valid (the store hands out a copy). */
+struct refinish {
+    struct session_store *s;
+    struct idem_result r;
+};
+
+static void on_idem_refinish(enum store_status st, enum idem_state state,
+                             int status, const char *body, void *arg)
+{
+    struct refinish *rf = arg;
+
+    rf->s->ops->idem_finish(rf->s, "k", 7, 500, NULL, NULL, NULL);
+    on_idem(st, state, status, body, &rf->r); /* reads body after */
+}
+
+static void test_idem_callback_may_touch_key(void **state)
+{
+    struct fake_clock clk;
+    struct session_store *s = new_idem_store(&clk, 0);
+    static struct refinish rf;
+
+    (void)state;
+    rf.s = s;
+    assert_claimed(s, "k", 7);
+    assert_int_equal(finish(s, "k", 7, 201, "{\"x\":1}"), STORE_OK);
+    s->ops->idem_begin(s, "k", 7, on_idem_refinish, &rf);
+    assert_int_equal(rf.r.calls, 1);
+    assert_int_equal(rf.r.state, IDEM_DONE);
+    assert_string_equal(rf.r.body, "{\"x\":1}");
+    assert_claimed(s, "k", 7); /* the callback's release took */
+    s->ops->free(s);
+}
+
 static int is_lower_hex(const char *p)
 {
     for (; *p; p++)
@@ -475,6 +829,16 @@ int main(void)
         cmocka_unit_test(test_likes_per_post_bound),
         cmocka_unit_test(test_default_bound_per_post),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_idem_claim_then_replay),
+        cmocka_unit_test(test_idem_scoped_per_user),
+        cmocka_unit_test(test_idem_release_on_failure),
+        cmocka_unit_test(test_idem_ttls),
+        cmocka_unit_test(test_idem_finish_after_lapse),
+        cmocka_unit_test(test_idem_bound_drops_oldest),
+        cmocka_unit_test(test_idem_many_keys),
+        cmocka_unit_test(test_idem_bad_arguments),
+        cmocka_unit_test(test_idem_key_valid),
+        cmocka_unit_test(test_idem_callback_may_touch_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,6 +206,9 @@ struct result {
     int added, n;
     int64_t counts[SESSION_LIKE_BATCH_MAX];
     unsigned char liked[SESSION_LIKE_BATCH_MAX];
+    enum idem_state state;
+    int status, has_body;
+    char body[SESSION_IDEM_BODY_MAX + 1];
 };
 
 static void on_session(enum store_status st, const char *sid, int64_t uid,
@@ -241,6 +244,27 @@ static void on_counts(enum store_status st, const int64_t *counts,
         r->counts[i] = counts[i];
         r->liked[i] = liked[i];
     }
+}
+
+static void on_idem(enum store_status st, enum idem_state state, int status,
+                    const char *body, void *arg)
+{
+    struct result *r = arg;
+
+    r->calls++;
+    r->st = st;
+    r->state = state;
+    r->status = status;
+    r->has_body = body != NULL;
+    snprintf(r->body, sizeof(r->body), "%s", body ? body : "");
+}
+
+static void on_idem_done(enum store_status st, void *arg)
+{
+    struct result *r = arg;
+
+    r->calls++;
+    r->st = st;
 }
 
 /* Wait for exactly one answer to the op just started on r. */
@@ -289,6 +313,31 @@ static struct result like(struct fixture *fx, struct session_store *s,
     s->ops->like(s, post, uid, on_like, &r);
     answered(fx, &r);
     return r;
+}
+
+static struct result idem_begin(struct fixture *fx, struct session_store *s,
+                                const char *key, int64_t uid)
+{
+    struct result r = {0};
+
+    s->ops->idem_begin(s, key, uid, on_idem, &r);
+    answered(fx, &r);
+    if (r.st != STORE_OK || r.state != IDEM_DONE) {
+        assert_int_equal(r.status, 0);
+        assert_false(r.has_body);
+    }
+    return r;
+}
+
+static enum store_status idem_finish(struct fixture *fx,
+                                     struct session_store *s, const char *key,
+                                     int64_t uid, int status, const char *body)
+{
+    struct result r = {0};
+
+    s->ops->idem_finish(s, key, uid, status, body, on_idem_done, &r);
+    answered(fx, &r);
+    return r.st;
 }
 
 /* A caller that, on its answer, at once asks again (as a route might retry):
@@ -705,6 +754,242 @@ static void test_free_with_ops_in_flight(void **state)
     assert_int_equal(r.calls + l.calls, 2);
 }
 
+/* ---- idempotency keys -------------------------------------------------- */
+
+static void assert_idem(struct result r, enum idem_state want)
+{
+    assert_int_equal(r.st, STORE_OK);
+    assert_int_equal(r.state, want);
+}
+
+/* Claimed through one backend, seen in progress and then finished by the
+ * other; the keys and TTLs as written. */
+static void test_idem_shared(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *a = store_up(fx), *b = store_up(fx);
+    redisContext *c = peek_connect(fx);
+    const char *body = "{\"id\":601,\"text\":\"two words\"}";
+    struct result r;
+    redisReply *rep;
+    long long ttl;
+
+    assert_idem(idem_begin(fx, a, "key-1", 7), IDEM_CLAIMED);
+    assert_idem(idem_begin(fx, b, "key-1", 7), IDEM_IN_PROGRESS);
+    assert_idem(idem_begin(fx, a, "key-1", 7), IDEM_IN_PROGRESS);
+    rep = redisCommand(c, "GET sb:idem:7:key-1");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_string_equal(rep->str, "pending");
+    freeReplyObject(rep);
+    ttl = peek_integer(c, "TTL %s", "sb:idem:7:key-1");
+    assert_true(ttl > SESSION_IDEM_CLAIM_TTL_S - 10 &&
+                ttl <= SESSION_IDEM_CLAIM_TTL_S);
+
+    assert_int_equal(idem_finish(fx, a, "key-1", 7, 201, body), STORE_OK);
+    for (int i = 0; i < 2; i++) {
+        r = idem_begin(fx, i ? a : b, "key-1", 7);
+        assert_idem(r, IDEM_DONE);
+        assert_int_equal(r.status, 201);
+        assert_string_equal(r.body, body);
+    }
+    rep = redisCommand(c, "GET sb:idem:7:key-1");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_string_equal(rep->str, "201 {\"id\":601,\"text\":\"two words\"}");
+    freeReplyObject(rep);
+    ttl = peek_integer(c, "TTL %s", "sb:idem:7:key-1");
+    assert_true(ttl > SESSION_IDEM_TTL_S - 10 && ttl <= SESSION_IDEM_TTL_S);
+    redisFree(c);
+    a->ops->free(a);
+    b->ops->free(b);
+}
+
+/* The same key from two users: two requests. */
+static void test_idem_scoped_per_user(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *a = store_up(fx), *b = store_up(fx);
+    struct result r;
+
+    assert_idem(idem_begin(fx, a, "k", 7), IDEM_CLAIMED);
+    assert_idem(idem_begin(fx, b, "k", 8), IDEM_CLAIMED);
+    assert_int_equal(idem_finish(fx, b, "k", 8, 200, "{\"u\":8}"), STORE_OK);
+    assert_idem(idem_begin(fx, b, "k", 7), IDEM_IN_PROGRESS);
+    assert_int_equal(idem_finish(fx, a, "k", 7, 200, "{\"u\":7}"), STORE_OK);
+    r = idem_begin(fx, b, "k", 7);
+    assert_idem(r, IDEM_DONE);
+    assert_string_equal(r.body, "{\"u\":7}");
+    r = idem_begin(fx, a, "k", 8);
+    assert_idem(r, IDEM_DONE);
+    assert_string_equal(r.body, "{\"u\":8}");
+    a->ops->free(a);
+    b->ops->free(b);
+}
+
+/* A 5xx deletes the claim, so a retry through any backend may act. */
+static void test_idem_release_on_failure(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *a = store_up(fx), *b = store_up(fx);
+    redisContext *c = peek_connect(fx);
+    struct result r = {0};
+
+    assert_idem(idem_begin(fx, a, "k", 7), IDEM_CLAIMED);
+    assert_int_equal(idem_finish(fx, a, "k", 7, 500, NULL), STORE_OK);
+    assert_int_equal(peek_integer(c, "EXISTS %s", "sb:idem:7:k"), 0);
+    assert_idem(idem_begin(fx, b, "k", 7), IDEM_CLAIMED);
+    /* Nobody waiting (cb NULL): the release still happens. */
+    b->ops->idem_finish(b, "k", 7, 503, NULL, NULL, NULL);
+    a->ops->session_create(a, 1, on_session, &r); /* a later op on a... */
+    answered(fx, &r);
+    run_for(fx, 50);                              /* ...and b's DEL too */
+    assert_int_equal(peek_integer(c, "EXISTS %s", "sb:idem:7:k"), 0);
+    /* A 4xx is a result like any other: kept. */
+    assert_idem(idem_begin(fx, a, "k", 7), IDEM_CLAIMED);
+    assert_int_equal(idem_finish(fx, a, "k", 7, 404, "{\"error\":\"no\"}"),
+                     STORE_OK);
+    r = idem_begin(fx, b, "k", 7);
+    assert_idem(r, IDEM_DONE);
+    assert_int_equal(r.status, 404);
+    redisFree(c);
+    a->ops->free(a);
+    b->ops->free(b);
+}
+
+/* Many claims for one key from two backends at once: exactly one wins. */
+static void test_idem_race_one_winner(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *a = store_up(fx), *b = store_up(fx);
+    static struct result r[40];
+    int claimed = 0, busy = 0;
+
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 40; i++)
+        (i & 1 ? a : b)->ops->idem_begin(i & 1 ? a : b, "race", 7, on_idem,
+                                         &r[i]);
+    for (int i = 0; i < 40; i++) {
+        answered(fx, &r[i]);
+        assert_int_equal(r[i].st, STORE_OK);
+        claimed += r[i].state == IDEM_CLAIMED;
+        busy += r[i].state == IDEM_IN_PROGRESS;
+    }
+    assert_int_equal(claimed, 1);
+    assert_int_equal(busy, 39);
+    a->ops->free(a);
+    b->ops->free(b);
+}
+
+/* A value we never wrote is not guessed at: STORE_DOWN (the route says
+ * 503 and does not act). Bad arguments are refused without asking. */
+static void test_idem_junk_and_bad_arguments(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *s = store_up(fx);
+    redisContext *c = peek_connect(fx);
+    struct result r = {0};
+    static char big[SESSION_IDEM_BODY_MAX + 2];
+    static const char *junk[] = {"junk", "42 {}", "201", "201{}", "abc {}"};
+
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        freeReplyObject(redisCommand(c, "SET sb:idem:7:j %s", junk[i]));
+        r = idem_begin(fx, s, "j", 7);
+        assert_int_equal(r.st, STORE_DOWN);
+        assert_int_equal(r.state, IDEM_IN_PROGRESS);
+    }
+    freeReplyObject(redisCommand(c, "SET sb:idem:7:j %s", "299 "));
+    r = idem_begin(fx, s, "j", 7); /* an empty body is still a result */
+    assert_idem(r, IDEM_DONE);
+    assert_int_equal(r.status, 299);
+    assert_string_equal(r.body, "");
+    assert_int_equal(s->ops->is_up(s), 1);
+
+    memset(&r, 0, sizeof(r));
+    s->ops->idem_begin(s, "no spaces allowed", 7, on_idem, &r);
+    assert_int_equal(r.calls, 1); /* at once */
+    assert_int_equal(r.st, STORE_DOWN);
+    s->ops->idem_begin(s, "k", 0, on_idem, &r);
+    assert_int_equal(r.calls, 2);
+    assert_int_equal(r.st, STORE_DOWN);
+    memset(&r, 0, sizeof(r));
+    s->ops->idem_finish(s, "k", 7, 201, NULL, on_idem_done, &r);
+    s->ops->idem_finish(s, "k", 7, 600, "{}", on_idem_done, &r);
+    memset(big, ' ', SESSION_IDEM_BODY_MAX + 1);
+    s->ops->idem_finish(s, "k", 7, 201, big, on_idem_done, &r);
+    s->ops->idem_finish(s, "k*", 7, 201, "{}", on_idem_done, &r);
+    assert_int_equal(r.calls, 4);
+    assert_int_equal(r.st, STORE_DOWN);
+    s->ops->idem_finish(s, "k*", 7, 201, "{}", NULL, NULL); /* no cb: fine */
+    assert_int_equal(peek_integer(c, "EXISTS %s", "sb:idem:7:k"), 0);
+    redisFree(c);
+    s->ops->free(s);
+}
+
+/* Redis dies: begin and finish say STORE_DOWN (in flight, then at once);
+ * it comes back: keys work again. */
+static void test_idem_store_down(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *s = store_up(fx);
+    struct result r = {0}, f = {0};
+
+    assert_idem(idem_begin(fx, s, "k", 7), IDEM_CLAIMED);
+    redis_kill(fx);
+    s->ops->idem_begin(s, "k2", 7, on_idem, &r);
+    s->ops->idem_finish(s, "k", 7, 201, "{}", on_idem_done, &f);
+    s->ops->idem_finish(s, "k", 7, 500, NULL, NULL, NULL);
+    if (!run_until(fx, &r.calls, DOWN_REPORT_MS) ||
+        !run_until(fx, &f.calls, DOWN_REPORT_MS))
+        fail_msg("no answer within %d ms of Redis dying", DOWN_REPORT_MS);
+    assert_int_equal(r.st, STORE_DOWN);
+    assert_int_equal(r.state, IDEM_IN_PROGRESS);
+    assert_int_equal(f.st, STORE_DOWN);
+    assert_true(wait_up(fx, s, 0, DOWN_REPORT_MS));
+
+    memset(&r, 0, sizeof(r)); /* known down: at once */
+    s->ops->idem_begin(s, "k3", 7, on_idem, &r);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.st, STORE_DOWN);
+    memset(&f, 0, sizeof(f));
+    s->ops->idem_finish(s, "k3", 7, 201, "{}", on_idem_done, &f);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.st, STORE_DOWN);
+    s->ops->idem_finish(s, "k3", 7, 500, NULL, NULL, NULL);
+    run_for(fx, 200);
+    assert_int_equal(r.calls + f.calls, 2);
+
+    redis_start(fx); /* empty */
+    if (!wait_up(fx, s, 1, UP_DEADLINE_MS))
+        fail_msg("store did not reconnect within %d ms", UP_DEADLINE_MS);
+    assert_idem(idem_begin(fx, s, "k", 7), IDEM_CLAIMED);
+    s->ops->free(s);
+}
+
+/* Freed with idempotency ops in flight (a replay holding a copied body
+ * among them): each answered STORE_DOWN once, nothing leaks. */
+static void test_idem_free_in_flight(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_store *s = store_up(fx);
+    struct result r = {0}, d = {0}, f = {0};
+
+    assert_idem(idem_begin(fx, s, "done", 7), IDEM_CLAIMED);
+    assert_int_equal(idem_finish(fx, s, "done", 7, 201, "{\"a\":1}"),
+                     STORE_OK);
+    s->ops->idem_begin(s, "fresh", 7, on_idem, &r);
+    s->ops->idem_begin(s, "done", 7, on_idem, &d);
+    s->ops->idem_finish(s, "x", 7, 201, "{}", on_idem_done, &f);
+    s->ops->idem_finish(s, "y", 7, 201, "{}", NULL, NULL);
+    s->ops->free(s);
+    assert_int_equal(r.calls + d.calls + f.calls, 3);
+    assert_int_equal(r.st, STORE_DOWN);
+    assert_int_equal(d.st, STORE_DOWN);
+    assert_int_equal(f.st, STORE_DOWN);
+    run_for(fx, 100);
+    assert_int_equal(r.calls + d.calls + f.calls, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +1003,13 @@ int main(void)
         cmocka_unit_test_setup(test_inflight_bound, test_setup),
         cmocka_unit_test_setup(test_no_redis_at_start, test_setup),
         cmocka_unit_test_setup(test_free_with_ops_in_flight, test_setup),
+        cmocka_unit_test_setup(test_idem_shared, test_setup),
+        cmocka_unit_test_setup(test_idem_scoped_per_user, test_setup),
+        cmocka_unit_test_setup(test_idem_release_on_failure, test_setup),
+        cmocka_unit_test_setup(test_idem_race_one_winner, test_setup),
+        cmocka_unit_test_setup(test_idem_junk_and_bad_arguments, test_setup),
+        cmocka_unit_test_setup(test_idem_store_down, test_setup),
+        cmocka_unit_test_setup(test_idem_free_in_flight, test_setup),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -64,6 +64,10 @@ struct call {
  * c must not be used afterwards. */
 void call_reply(struct call *c, int status, json_t *body);
 
+/* Like call_reply, for a JSON body the caller already wrote into the
+ * request's output buffer. */
+void call_reply_written(struct call *c, int status);
+
 /* Like call_reply, with a static body of another type (the HTML page).
  * data must outlive the send: it is referenced, not copied. */
 void call_reply_static(struct call *c, int status, const char *content_type,

@@ -174,6 +174,10 @@ static void send_counted(struct backend_app *app, struct evhttp_request *req,
         evhttp_send_reply(req, status, http_reason(status), NULL);
     } else if (ctype == NULL) {
         http_reply_json(req, status, body);
+    } else if (data == NULL) { /* body already in the output buffer */
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Type", ctype);
+        evhttp_send_reply(req, status, http_reason(status), NULL);
     } else {
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Content-Type", ctype);
@@ -192,6 +196,16 @@ void call_reply(struct call *c, int status, json_t *body)
     if (c->admitted) overload_release(&c->ticket);
     call_put(c);
     send_counted(app, req, status, body, NULL, NULL, 0);
+}
+
+void call_reply_written(struct call *c, int status)
+{
+    struct backend_app *app = c->app;
+    struct evhttp_request *req = c->req;
+
+    if (c->admitted) overload_release(&c->ticket);
+    call_put(c);
+    send_counted(app, req, status, NULL, "application/json", NULL, 0);
 }
 
 void call_reply_static(struct call *c, int status, const char *content_type,

@@ -206,6 +206,38 @@ static void op_send(struct redis_op *op, const char *fmt, ...)
     else op->failed = 1;
 }
 
+/* Queue one command already in RESP form. Formatting it ourselves skips
+ * hiredis's printf-style parser, which cost more than the rest of a feed
+ * page's like lookups together (callgrind). */
+static void op_send_resp(struct redis_op *op, const char *cmd, size_t len)
+{
+    if (redisAsyncFormattedCommand(op->s->ac, op_reply, op, cmd, len) ==
+        REDIS_OK)
+        op->outstanding++;
+    else
+        op->failed = 1;
+}
+
+/* RESP for "VERB sb:likes:POST [USER]": verb and numbers only, so no
+ * escaping is needed. Returns the length written into out (RESP_CMD_MAX). */
+#define RESP_CMD_MAX 128
+static size_t resp_likes_cmd(char *out, const char *verb, long long post_id,
+                             long long user_id)
+{
+    char key[48], user[24];
+    int klen = snprintf(key, sizeof(key), REDIS_LIKES_PREFIX "%lld", post_id);
+    int ulen = user_id ? snprintf(user, sizeof(user), "%lld", user_id) : 0;
+    int n;
+
+    if (user_id)
+        n = snprintf(out, RESP_CMD_MAX, "*3\r\n$%zu\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n",
+                     strlen(verb), verb, klen, key, ulen, user);
+    else
+        n = snprintf(out, RESP_CMD_MAX, "*2\r\n$%zu\r\n%s\r\n$%d\r\n%s\r\n",
+                     strlen(verb), verb, klen, key);
+    return (size_t)n;
+}
+
 /* One reply fewer due - or, after queuing, the guard dropped. At zero the op
  * is answered; if no command could be queued, that is now (STORE_DOWN). */
 static void op_sent(struct redis_op *op)
@@ -515,10 +547,11 @@ static void redis_like_counts(struct session_store *store,
     memset(op->counts, 0, sizeof(op->counts[0]) * (size_t)n);
     memset(op->liked, 0, (size_t)n);
     for (int i = 0; i < n && !op->failed; i++) {
-        op_send(op, "SCARD " REDIS_LIKES_PREFIX "%lld", (long long)post_ids[i]);
+        char cmd[RESP_CMD_MAX];
+        op_send_resp(op, cmd, resp_likes_cmd(cmd, "SCARD", post_ids[i], 0));
         if (op->asking)
-            op_send(op, "SISMEMBER " REDIS_LIKES_PREFIX "%lld %lld",
-                    (long long)post_ids[i], (long long)user_id);
+            op_send_resp(op, cmd, resp_likes_cmd(cmd, "SISMEMBER", post_ids[i],
+                                                 user_id));
     }
     op_sent(op);
 }

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 
 #include "http_util.h"
+#include "json_out.h"
 
 static void test_query_long(void **state)
 {
@@ -106,6 +107,37 @@ static void test_json_out_and_reasons(void **state)
     assert_string_equal(http_reason(799), "Unknown");
 }
 
+/* What json_out writes must read back through jansson as the same value. */
+static void test_json_out_round_trip(void **state)
+{
+    const char *samples[] = {"plain", "", "quote \" back \\ slash",
+                             "ctl \x01\x1f nl\n tab\t cr\r", "caf\xc3\xa9 \xe2\x99\xa5"};
+    struct evbuffer *b = evbuffer_new();
+    char text[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        json_error_t jerr;
+        json_t *j;
+        size_t n;
+        evbuffer_drain(b, evbuffer_get_length(b));
+        json_out_lit(b, "{\"s\":");
+        json_out_str(b, samples[i]);
+        json_out_lit(b, ",\"n\":");
+        json_out_int(b, i == 0 ? INT64_MIN : (int64_t)i * -1234567);
+        json_out_lit(b, "}");
+        n = evbuffer_remove(b, text, sizeof(text) - 1);
+        text[n] = '\0';
+        j = json_loads(text, 0, &jerr);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "s")), samples[i]);
+        assert_true(json_integer_value(json_object_get(j, "n")) ==
+                    (i == 0 ? INT64_MIN : (int64_t)i * -1234567));
+        json_decref(j);
+    }
+    evbuffer_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_cookie_get),
         cmocka_unit_test(test_json_body),
         cmocka_unit_test(test_json_out_and_reasons),
+        cmocka_unit_test(test_json_out_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,7 @@ struct client {
     enum http1_body req_body;
     uint64_t req_left;             /* content-length bytes still to forward */
     struct http1_chunked req_chunk;
+    uint64_t req_chunked_bytes;    /* of a chunked body, for --max-body */
     unsigned keep_alive : 1, idempotent : 1, has_idem_key : 1, is_head : 1,
         replayable : 1, upgrade : 1, client_eof : 1, closing : 1,
         resp_started : 1, req_sent : 1, sticky_ok : 1, http10 : 1,

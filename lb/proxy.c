@@ -255,9 +255,22 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
     client_advance(c);
 }
 
+/* The request body broke its framing or its size limit mid-way: the
+ * backend has part of it, so its connection goes; the client gets status
+ * and its connection ends after. */
+static void request_body_refused(struct client *c, int status,
+                                 const char *msg)
+{
+    attempt_end(c, 0);
+    c->req = REQ_DONE;
+    head_error(c, status, msg, 1);
+    exchange_finish(c);
+}
+
 /* Move request body bytes from the client toward the backend, following
- * the framing; when the body is complete the request is DONE. */
-static void request_body_pump(struct client *c)
+ * the framing; when the body is complete the request is DONE. Returns 0,
+ * or -1 when it answered an error itself (c may be gone). */
+static int request_body_pump(struct client *c)
 {
     struct evbuffer *in = c->io.in, *out = c->up->io.out;
     size_t avail = evbuffer_get_length(in);
@@ -275,15 +288,15 @@ static void request_body_pump(struct client *c)
             ssize_t k = http1_chunked_scan(&c->req_chunk, vec[i].iov_base,
                                            vec[i].iov_len, &done);
             if (k < 0) {
-                attempt_end(c, 0);
-                c->req = REQ_DONE;
-                head_error(c, 400, "bad chunked framing", 1);
-                head_log(c);
-                c->closing = 1;
-                client_flush(c);
-                return;
+                request_body_refused(c, 400, "bad chunked framing");
+                return -1;
             }
             take += (size_t)k;
+        }
+        c->req_chunked_bytes += take;
+        if (c->req_chunked_bytes > (uint64_t)lb.cfg.max_body) {
+            request_body_refused(c, 413, "request body too large");
+            return -1;
         }
         evbuffer_remove_buffer(in, out, take);
         if (done) c->req = REQ_DONE;
@@ -293,6 +306,7 @@ static void request_body_pump(struct client *c)
     c->replayable = 0;
     /* Backpressure: a backend that reads slowly pauses the client. */
     sockio_set_reading(&c->io, evbuffer_get_length(out) < LB_HIGH_WATER);
+    return 0;
 }
 
 /* A complete request head is at the front of c->io.in. */
@@ -315,6 +329,7 @@ static void request_start(struct client *c, struct http1_request *r,
     c->has_idem_key = r->known.idempotency_key >= 0;
     c->req_body = r->body;
     c->req_left = r->content_length;
+    c->req_chunked_bytes = 0;
     http1_chunked_init(&c->req_chunk);
     c->sticky = lb.cfg.policy == POLICY_STICKY
                     ? head_sticky_index(r, buf, lb_backends())
@@ -404,8 +419,8 @@ static void client_advance(struct client *c)
         break;
     case REQ_BODY:
         if (c->up != NULL && c->up->connected) {
-            request_body_pump(c);
-            if (c->up != NULL && sockio_flush(&c->up->io) == SOCKIO_ERROR)
+            if (request_body_pump(c) != 0) return;
+            if (sockio_flush(&c->up->io) == SOCKIO_ERROR)
                 attempt_failed(c, FAIL_AFTER_SEND);
         } else if (evbuffer_get_length(c->io.in) > LB_HIGH_WATER) {
             sockio_set_reading(&c->io, 0); /* until the backend is there */
@@ -432,7 +447,7 @@ static void attempt_send(struct client *c)
     if (evbuffer_get_length(c->body_hold) > 0)
         evbuffer_add(u->io.out, evbuffer_pullup(c->body_hold, -1),
                      evbuffer_get_length(c->body_hold));
-    if (c->req == REQ_BODY) request_body_pump(c);
+    if (c->req == REQ_BODY && request_body_pump(c) != 0) return;
     c->req_sent = 1;
     timer_set(c, TIMER_SERVER, lb.cfg.timeout_server);
     if (sockio_flush(&u->io) == SOCKIO_ERROR)

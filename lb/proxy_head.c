@@ -46,13 +46,11 @@ int head_build_request(struct client *c, const struct http1_request *r,
     struct evbuffer *b = c->fwd_head;
     const struct http1_header *conn =
         r->known.connection >= 0 ? &r->headers[r->known.connection] : NULL;
-    const struct http1_header *xff =
-        r->known.x_forwarded_for >= 0 ? &r->headers[r->known.x_forwarded_for]
-                                      : NULL;
     size_t mlen = r->method_len < sizeof(c->method) ? r->method_len
                                                     : sizeof(c->method) - 1;
     size_t plen = r->target_len < sizeof(c->path) ? r->target_len
                                                   : sizeof(c->path) - 1;
+    int xff = 0;
 
     (void)buf;
     memcpy(c->method, r->method, mlen);
@@ -73,18 +71,31 @@ int head_build_request(struct client *c, const struct http1_request *r,
                 add_header(b, h->name, h->name_len, h->value, h->value_len);
             continue;
         }
-        if ((int)i == r->known.request_id || (int)i == r->known.x_forwarded_for ||
-            http1_name_is(h, "x-forwarded-proto"))
+        /* Ours to set (below), and framing we state once in one form, so
+         * the backend cannot read "5, 5" or two lines differently. */
+        if (http1_name_is(h, "x-request-id") ||
+            http1_name_is(h, "x-forwarded-for") ||
+            http1_name_is(h, "x-forwarded-proto") ||
+            http1_name_is(h, "content-length") ||
+            http1_name_is(h, "transfer-encoding"))
             continue;
         add_header(b, h->name, h->name_len, h->value, h->value_len);
     }
-    if (xff != NULL) {
-        evbuffer_add(b, "X-Forwarded-For: ", 17);
-        evbuffer_add(b, xff->value, xff->value_len);
-        evbuffer_add_printf(b, ", %s\r\n", c->peer_ip);
-    } else {
-        evbuffer_add_printf(b, "X-Forwarded-For: %s\r\n", c->peer_ip);
+    if (r->body == HTTP1_BODY_LENGTH)
+        evbuffer_add_printf(b, "Content-Length: %" PRIu64 "\r\n",
+                            r->content_length);
+    else if (r->body == HTTP1_BODY_CHUNKED)
+        evbuffer_add(b, "Transfer-Encoding: chunked\r\n", 28);
+    /* Every X-Forwarded-For line, in order, then the client we saw. */
+    evbuffer_add(b, "X-Forwarded-For: ", 17);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct http1_header *h = &r->headers[i];
+        if (!http1_name_is(h, "x-forwarded-for") || h->value_len == 0) continue;
+        if (xff++) evbuffer_add(b, ", ", 2);
+        evbuffer_add(b, h->value, h->value_len);
     }
+    if (xff) evbuffer_add(b, ", ", 2);
+    evbuffer_add_printf(b, "%s\r\n", c->peer_ip);
     evbuffer_add(b, "X-Forwarded-Proto: http\r\n", 25);
     evbuffer_add_printf(b, "X-Request-Id: %s\r\n", c->request_id);
     if (r->upgrade)

@@ -14,6 +14,19 @@
 #define STICKY_COOKIE "sb_srv"
 #define LOG_LINE_MAX 512
 
+/* Hop-by-hop by name or because any Connection line of the message lists
+ * it (a message may carry several Connection lines). */
+static int hop_by_hop(const struct http1_header *hs, size_t n,
+                      const struct http1_header *h, int first_conn)
+{
+    if (first_conn < 0) return http1_is_hop_by_hop(h->name, h->name_len, NULL);
+    for (size_t j = (size_t)first_conn; j < n; j++)
+        if (http1_name_is(&hs[j], "connection") &&
+            http1_is_hop_by_hop(h->name, h->name_len, &hs[j]))
+            return 1;
+    return 0;
+}
+
 static void add_header(struct evbuffer *b, const char *name, size_t nlen,
                        const char *value, size_t vlen)
 {
@@ -44,8 +57,6 @@ int head_build_request(struct client *c, const struct http1_request *r,
                        const char *buf)
 {
     struct evbuffer *b = c->fwd_head;
-    const struct http1_header *conn =
-        r->known.connection >= 0 ? &r->headers[r->known.connection] : NULL;
     size_t mlen = r->method_len < sizeof(c->method) ? r->method_len
                                                     : sizeof(c->method) - 1;
     size_t plen = r->target_len < sizeof(c->path) ? r->target_len
@@ -66,7 +77,7 @@ int head_build_request(struct client *c, const struct http1_request *r,
     evbuffer_add(b, c->http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n", 11);
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct http1_header *h = &r->headers[i];
-        if (http1_is_hop_by_hop(h->name, h->name_len, conn)) {
+        if (hop_by_hop(r->headers, r->nheaders, h, r->known.connection)) {
             if (r->upgrade && http1_name_is(h, "upgrade"))
                 add_header(b, h->name, h->name_len, h->value, h->value_len);
             continue;
@@ -109,8 +120,6 @@ int head_build_request(struct client *c, const struct http1_request *r,
 void head_build_response(struct client *c, const struct http1_response *r)
 {
     struct evbuffer *b = c->io.out;
-    const struct http1_header *conn =
-        r->known.connection >= 0 ? &r->headers[r->known.connection] : NULL;
     struct backend_list *list;
 
     evbuffer_add_printf(b, "HTTP/1.1 %d ", r->status);
@@ -118,7 +127,7 @@ void head_build_response(struct client *c, const struct http1_response *r)
     evbuffer_add(b, "\r\n", 2);
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct http1_header *h = &r->headers[i];
-        if (http1_is_hop_by_hop(h->name, h->name_len, conn)) {
+        if (hop_by_hop(r->headers, r->nheaders, h, r->known.connection)) {
             if (r->upgrade && http1_name_is(h, "upgrade"))
                 add_header(b, h->name, h->name_len, h->value, h->value_len);
             continue;

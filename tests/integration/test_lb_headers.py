@@ -143,6 +143,19 @@ class HeadersTest(LbTestCase):
                                 "the client's Connection header was forwarded")
         self.assertEqual(headers_named(got["headers"], "X-End-To-End"), ["kept"])
 
+    def test_names_in_a_second_connection_line_are_not_forwarded(self):
+        _, _, got = self.send([
+            ("Connection", "Foo"),
+            ("Foo", "bar"),
+            ("Connection", "X-Second"),
+            ("X-Second", "secret"),
+            ("X-End-To-End", "kept"),
+        ])
+        names = [k.lower() for k, _ in got["headers"]]
+        self.assertNotIn("foo", names, got["headers"])
+        self.assertNotIn("x-second", names, got["headers"])
+        self.assertEqual(headers_named(got["headers"], "X-End-To-End"), ["kept"])
+
     def test_hop_by_hop_response_headers_are_not_passed_back(self):
         lb = self.start_lb([self.hoppy], workers=1)
         with RawClient(lb.port) as c:

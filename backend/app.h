@@ -10,6 +10,7 @@ struct feed_db;
 struct session_store;
 struct pwhash_pool;
 struct overload;
+struct feed_stream;
 struct call;
 struct evhttp_request;
 
@@ -20,6 +21,7 @@ struct backend_app {
     struct session_store *store;
     struct pwhash_pool *pw;
     struct overload *ov;
+    struct feed_stream *streams; /* GET /feed/stream: open streams, pub/sub */
     const char *id;       /* sent as X-Served-By */
     long max_body;        /* bytes of request body we accept (413 beyond) */
     long session_ttl;     /* seconds, for the cookie's Max-Age */

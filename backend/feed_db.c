@@ -54,6 +54,20 @@ static const char FEED_SQL[] =
     " JOIN users AS u ON u.id = p.author_id"
     " ORDER BY p.id DESC";
 
+/* What a stream missed: FEED_SQL's shape (B2) the other way up - the newest
+ * `limit` ids above ?2 from the index, then their rows oldest first. */
+static const char FEED_AFTER_SQL[] =
+    "SELECT p.id, p.author_id, u.username, p.text, p.created_at"
+    " FROM (SELECT id FROM posts"
+    "        WHERE author_id IN (SELECT followee_id FROM follows"
+    "                             WHERE follower_id = ?1"
+    "                            UNION ALL SELECT ?1)"
+    "          AND id > ?2"
+    "        ORDER BY id DESC LIMIT ?3) AS page"
+    " JOIN posts AS p ON p.id = page.id"
+    " JOIN users AS u ON u.id = p.author_id"
+    " ORDER BY p.id ASC";
+
 /* Counts as correlated subqueries, each an index-only range count:
  * follows_followee, the follows primary key, posts_author. */
 #define USER_SQL(where)                                                        \
@@ -70,6 +84,8 @@ enum stmt_id {
     ST_FEED,
     ST_POST,
     ST_INSERT_POST,
+    ST_FEED_AFTER,
+    ST_FOLLOWEES,
     ST_COUNT
 };
 
@@ -84,6 +100,12 @@ static const char *const STMT_SQL[ST_COUNT] = {
     /* Inserts nothing when the author does not exist. */
     [ST_INSERT_POST] = "INSERT INTO posts(author_id, text, created_at)"
                        " SELECT id, ?2, ?3 FROM users WHERE id = ?1",
+    [ST_FEED_AFTER] = FEED_AFTER_SQL,
+    /* The follows primary key (follower_id, followee_id) answers this in
+     * order, without a sort. ?2 is max + 1, to tell "exactly max" from
+     * "more". */
+    [ST_FOLLOWEES] = "SELECT followee_id FROM follows WHERE follower_id = ?1"
+                     " ORDER BY followee_id LIMIT ?2",
 };
 
 struct feed_db {
@@ -303,6 +325,57 @@ enum feed_result feed_db_feed(struct feed_db *db, int64_t user_id,
     enum feed_result res = FEED_OK;
     if (*n < limit && rc != SQLITE_DONE) {
         res = db_fail(db, "feed");
+        *n = 0;
+    }
+    done(st);
+    return res;
+}
+
+enum feed_result feed_db_feed_after(struct feed_db *db, int64_t user_id,
+                                    int64_t after, int limit,
+                                    struct feed_post *out, int *n)
+{
+    sqlite3_stmt *st = db->st[ST_FEED_AFTER];
+    *n = 0;
+    if (limit <= 0) return FEED_OK;
+    if (limit > FEED_PAGE_MAX) limit = FEED_PAGE_MAX;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, after > 0 ? after : 0);
+    sqlite3_bind_int(st, 3, limit);
+    int rc = SQLITE_DONE;
+    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        read_post(st, &out[(*n)++]);
+    enum feed_result res = FEED_OK;
+    if (*n < limit && rc != SQLITE_DONE) {
+        res = db_fail(db, "feed after");
+        *n = 0;
+    }
+    done(st);
+    return res;
+}
+
+enum feed_result feed_db_followees(struct feed_db *db, int64_t user_id,
+                                   int64_t *out, int max, int *n, int *more)
+{
+    sqlite3_stmt *st = db->st[ST_FOLLOWEES];
+    int rc;
+
+    *n = 0;
+    if (more) *more = 0;
+    if (max < 0) max = 0;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, (int64_t)max + 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == max) { /* the one beyond max: there are more */
+            if (more) *more = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        out[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    enum feed_result res = FEED_OK;
+    if (rc != SQLITE_DONE) {
+        res = db_fail(db, "followees");
         *n = 0;
     }
     done(st);

@@ -67,6 +67,21 @@ enum feed_result feed_db_feed(struct feed_db *db, int64_t user_id,
 enum feed_result feed_db_post(struct feed_db *db, int64_t id,
                               struct feed_post *out);
 
+/* The newest posts by the people user_id follows and by user_id with
+ * id > after, at most limit (1..FEED_PAGE_MAX) of them, OLDEST first: what a
+ * reconnecting stream missed, in the order it would have seen them. When
+ * more than limit are newer, the oldest of them are left out. */
+enum feed_result feed_db_feed_after(struct feed_db *db, int64_t user_id,
+                                    int64_t after, int limit,
+                                    struct feed_post *out, int *n);
+
+/* The ids of the users user_id follows, ascending (ready for a binary
+ * search), at most max of them in out[0..*n). *more is set to 1 when the
+ * user follows more than max (out then holds the max lowest ids), else 0;
+ * more may be NULL. */
+enum feed_result feed_db_followees(struct feed_db *db, int64_t user_id,
+                                   int64_t *out, int max, int *n, int *more);
+
 /* Write a new post by author_id; text is 1..FEED_POST_TEXT_MAX bytes (the
  * caller checks). Fills out with the stored row. */
 enum feed_result feed_db_create_post(struct feed_db *db, int64_t author_id,

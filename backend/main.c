@@ -12,6 +12,7 @@
 #include "app.h"
 #include "config.h"
 #include "feed_db.h"
+#include "feed_stream.h"
 #include "log.h"
 #include "overload.h"
 #include "pwhash.h"
@@ -25,6 +26,8 @@
 #define DRAIN_LINGER_MS 100       /* after the last answer, before exit */
 #define ACCEPT_PAUSE_MS 100       /* accepting paused after EMFILE */
 #define MEMORY_LIKED_POSTS_MAX 200000
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a named default as a flag's default text */
 
 enum { SESSIONS_REDIS, SESSIONS_MEMORY };
 
@@ -33,7 +36,7 @@ struct backend_opts {
     const char *id, *db, *log_level;
     int sessions;
     long capacity, queue, work_ms, session_ttl, max_body, drain_timeout,
-        client_timeout;
+        client_timeout, stream_keepalive_ms, max_streams, stream_buffer;
 };
 
 static struct backend_opts o;
@@ -63,6 +66,14 @@ static const struct cfg_opt serve_opts[] = {
      "ms to finish in-flight requests after SIGTERM", &o.drain_timeout},
     {"client-timeout", CFG_INT, "60000", 100, 3600000, NULL,
      "ms a client connection may sit idle", &o.client_timeout},
+    {"stream-keepalive-ms", CFG_INT, STR(FEED_STREAM_KEEPALIVE_MS), 10,
+     600000, NULL, "ms between keepalive comments on /feed/stream",
+     &o.stream_keepalive_ms},
+    {"max-streams", CFG_INT, STR(FEED_STREAMS_MAX), 1, 1000000, NULL,
+     "open /feed/stream streams at once; more get 503", &o.max_streams},
+    {"stream-buffer", CFG_INT, STR(FEED_STREAM_QUEUED_MAX), 1024, 67108864,
+     NULL, "bytes a stream may have unsent before its slow client is dropped",
+     &o.stream_buffer},
     {"log-level", CFG_STR, "info", 0, 0, NULL, "debug|info|warn|error",
      &o.log_level},
 };
@@ -177,6 +188,8 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     app->draining = 1;
     log_info("signal %d: draining %ld in-flight requests", (int)sig,
              app->inflight);
+    /* Streams never finish by themselves: end them now, cleanly. */
+    feed_stream_end_all(app->streams);
     if (bound != NULL) {
         evhttp_del_accept_socket(app->http, bound); /* closes the listener */
         bound = NULL;
@@ -227,7 +240,19 @@ static int serve(struct backend_app *app)
     app->store = open_store(app->base);
     app->pw = pwhash_pool_new(app->base, PWHASH_THREADS, PWHASH_PENDING_MAX);
     app->ov = overload_new(app->base, o.capacity, o.queue, o.work_ms);
-    if (app->store == NULL || app->pw == NULL || app->ov == NULL) {
+    struct feed_stream_opts so = {
+        .keepalive_ms = o.stream_keepalive_ms,
+        .max_streams = o.max_streams,
+        .max_queued = (size_t)o.stream_buffer,
+        .write_timeout_ms = o.client_timeout,
+        /* Posts travel between backends through the Redis the sessions
+         * use; a stateful (memory) backend keeps its posts to itself. */
+        .redis_host = o.sessions == SESSIONS_REDIS ? o.redis.host : NULL,
+        .redis_port = o.redis.port,
+    };
+    app->streams = feed_stream_new(app, &so);
+    if (app->store == NULL || app->pw == NULL || app->ov == NULL ||
+        app->streams == NULL) {
         log_error("out of memory at start");
         goto out;
     }
@@ -267,6 +292,9 @@ out:
      * requests, which needs evhttp alive. */
     if (app->pw) pwhash_pool_free(app->pw);
     if (app->store) app->store->ops->free(app->store);
+    /* Before evhttp_free: streams still open (a second signal) are left
+     * to their connections, which evhttp_free closes. */
+    feed_stream_free(app->streams);
     if (app->http) evhttp_free(app->http);
     routes_free_cache(app);
     if (app->ov) overload_free(app->ov);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "feed_stream.h"
 #include "http_util.h"
 #include "json_out.h"
 
@@ -287,6 +288,7 @@ static void create_post_act(struct call *c)
         idem_fail(c, 500, "database error");
         return;
     }
+    feed_stream_publish(c->app->streams, &c->post); /* push to streams */
     idem_reply(c, 201, post_json(&c->post, 0, 0));
 }
 

@@ -433,6 +433,138 @@ static void long_texts_are_cut_safely(void **state)
     assert_int_equal(memcmp(p.text, text, FEED_POST_TEXT_MAX - 1), 0);
 }
 
+/* ---- streams: followees and what a reconnecting stream missed ---------- */
+
+static void followees_are_sorted_and_exact(void **state)
+{
+    (void)state;
+    int64_t ids[SMALL_USERS + 1];
+    int n = -1, more = -1;
+
+    for (int64_t uid = 1; uid <= 6; uid++) {
+        int64_t count =
+            sql_int("SELECT count(*) FROM follows WHERE follower_id = ?1", uid);
+        assert_int_equal(feed_db_followees(db, uid, ids, SMALL_USERS + 1, &n,
+                                           &more),
+                         FEED_OK);
+        assert_int_equal(n, count);
+        assert_int_equal(more, 0);
+        for (int i = 0; i < n; i++) {
+            if (i > 0) assert_true(ids[i] > ids[i - 1]); /* ascending */
+            assert_true(ids[i] != uid);
+            char sql[128];
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM follows WHERE follower_id = %lld"
+                     " AND followee_id = ?1", (long long)uid);
+            assert_int_equal(sql_int(sql, ids[i]), 1);
+        }
+    }
+
+    /* Exactly max is not "more"; one short of it is, and keeps the lowest. */
+    int64_t all[SMALL_USERS + 1], few[3];
+    int nall, nfew;
+    assert_int_equal(feed_db_followees(db, 1, all, SMALL_USERS + 1, &nall,
+                                       NULL),
+                     FEED_OK);
+    assert_true(nall > 3);
+    assert_int_equal(feed_db_followees(db, 1, ids, nall, &n, &more), FEED_OK);
+    assert_int_equal(n, nall);
+    assert_int_equal(more, 0);
+    assert_int_equal(feed_db_followees(db, 1, ids, nall - 1, &n, &more),
+                     FEED_OK);
+    assert_int_equal(n, nall - 1);
+    assert_int_equal(more, 1);
+    few[2] = -7; /* a canary: max 2 must not write a third id */
+    assert_int_equal(feed_db_followees(db, 1, few, 2, &nfew, &more), FEED_OK);
+    assert_int_equal(nfew, 2);
+    assert_int_equal(more, 1);
+    assert_int_equal(few[0], all[0]);
+    assert_int_equal(few[1], all[1]);
+    assert_int_equal(few[2], -7);
+    assert_int_equal(feed_db_followees(db, 1, few, 0, &nfew, &more), FEED_OK);
+    assert_int_equal(nfew, 0);
+    assert_int_equal(more, 1);
+
+    /* Nobody: nothing, and not more. */
+    assert_int_equal(feed_db_followees(db, 999999, ids, 10, &n, &more),
+                     FEED_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(more, 0);
+}
+
+static void feed_after_is_the_newest_after_oldest_first(void **state)
+{
+    (void)state;
+    struct feed_post page[10], out[FEED_PAGE_MAX];
+    int npage, n = -1;
+
+    assert_int_equal(feed_db_feed(db, 1, 0, 10, page, &npage), FEED_OK);
+    assert_int_equal(npage, 10); /* newest first */
+
+    /* After page[5]: page[4] .. page[0], oldest first. */
+    assert_int_equal(feed_db_feed_after(db, 1, page[5].id, 50, out, &n),
+                     FEED_OK);
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(out[i].id, page[4 - i].id);
+        assert_int_equal(out[i].author_id, page[4 - i].author_id);
+        assert_string_equal(out[i].author, page[4 - i].author);
+        assert_string_equal(out[i].text, page[4 - i].text);
+        assert_int_equal(out[i].created_at, page[4 - i].created_at);
+    }
+    /* Bounded: the newest two of those five, still oldest first. */
+    assert_int_equal(feed_db_feed_after(db, 1, page[5].id, 2, out, &n),
+                     FEED_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].id, page[1].id);
+    assert_int_equal(out[1].id, page[0].id);
+    /* Nothing newer than the newest. */
+    assert_int_equal(feed_db_feed_after(db, 1, page[0].id, 50, out, &n),
+                     FEED_OK);
+    assert_int_equal(n, 0);
+    /* From the start (after <= 0): the newest `limit`, the page reversed. */
+    assert_int_equal(feed_db_feed_after(db, 1, 0, 10, out, &n), FEED_OK);
+    assert_int_equal(n, 10);
+    for (int i = 0; i < 10; i++) assert_int_equal(out[i].id, page[9 - i].id);
+    /* Limits: 0 gives nothing, beyond FEED_PAGE_MAX is capped. */
+    assert_int_equal(feed_db_feed_after(db, 1, 0, 0, out, &n), FEED_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(feed_db_feed_after(db, 1, 0, FEED_PAGE_MAX + 50, out, &n),
+                     FEED_OK);
+    assert_int_equal(n, FEED_PAGE_MAX);
+    for (int i = 1; i < n; i++) assert_true(out[i].id > out[i - 1].id);
+    assert_int_equal(feed_db_feed_after(db, 999999, 0, 10, out, &n), FEED_OK);
+    assert_int_equal(n, 0);
+}
+
+static void feed_after_sees_new_posts_of_followed_only(void **state)
+{
+    (void)state;
+    struct feed_post p, out[FEED_PAGE_MAX];
+    int n;
+    int64_t max_id = sql_int("SELECT max(id) FROM posts", 0);
+    /* Someone who does not follow carol (3), and is not carol. */
+    int64_t stranger = sql_int(
+        "SELECT min(id) FROM users WHERE id <> ?1 AND id NOT IN"
+        " (SELECT follower_id FROM follows WHERE followee_id = ?1)", 3);
+    assert_true(stranger > 0);
+
+    assert_int_equal(feed_db_create_post(db, 3, "for the streams", &p),
+                     FEED_OK);
+    /* alice follows carol; carol sees her own */
+    for (int64_t reader = 1; reader <= 3; reader += 2) {
+        assert_int_equal(feed_db_feed_after(db, reader, max_id, 50, out, &n),
+                         FEED_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(out[0].id, p.id);
+        assert_string_equal(out[0].author, "carol");
+        assert_string_equal(out[0].text, "for the streams");
+    }
+    assert_int_equal(feed_db_feed_after(db, stranger, max_id, 50, out, &n),
+                     FEED_OK);
+    assert_int_equal(n, 0);
+}
+
 /* ---- query plan -------------------------------------------------------- */
 
 /* The feed plan walks posts through posts_author and never scans posts. */
@@ -575,6 +707,9 @@ int main(void)
         cmocka_unit_test(posts_by_id),
         cmocka_unit_test(created_post_tops_followers_feed),
         cmocka_unit_test(long_texts_are_cut_safely),
+        cmocka_unit_test(followees_are_sorted_and_exact),
+        cmocka_unit_test(feed_after_is_the_newest_after_oldest_first),
+        cmocka_unit_test(feed_after_sees_new_posts_of_followed_only),
         cmocka_unit_test(feed_plan_uses_index),
         cmocka_unit_test(seed_is_deterministic),
         cmocka_unit_test(seed_small_and_bad_inputs),

@@ -73,6 +73,10 @@ void call_reply_written(struct call *c, int status);
 void call_reply_static(struct call *c, int status, const char *content_type,
                        const char *data, size_t len);
 
+/* The request goes on without the call (a stream answered by other code):
+ * free its admission slot, count it as answered and recycle c. */
+void call_detach(struct call *c);
+
 /* call_reply with {"error": msg}; 503 and 429 carry Retry-After. */
 void call_error(struct call *c, int status, const char *msg);
 

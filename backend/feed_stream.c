@@ -255,31 +255,6 @@ static void on_stream_closed(struct evhttp_connection *evcon, void *arg)
     stream_forget(s);
 }
 
-/* c is done with: the stream holds its request from here on. This is what
- * call_reply does once a reply is out, without sending one: free the
- * admission slot (a stream holds none while it streams), count the request
- * answered (a drain ends streams itself and must not wait for them), and
- * let the call object go. routes.c recycles calls through a static
- * call_put; lacking a public "detach" there, the object is unlinked from
- * app->live_calls and freed (the next call_get makes a fresh one - one
- * allocation per stream opened, which lives for minutes). */
-static void call_hand_over(struct call *c)
-{
-    struct backend_app *app = c->app;
-
-    if (c->admitted) overload_release(&c->ticket);
-    c->admitted = 0;
-    json_decref(c->body);
-    if (c->live_prev != NULL) c->live_prev->live_next = c->live_next;
-    else app->live_calls = c->live_next;
-    if (c->live_next != NULL) c->live_next->live_prev = c->live_prev;
-    free(c->posts);
-    free(c);
-    app->requests++;
-    if (--app->inflight == 0 && app->draining && app->on_idle != NULL)
-        app->on_idle(app);
-}
-
 int feed_stream_full(const struct feed_stream *fs)
 {
     return fs->nstreams >= fs->o.max_streams;
@@ -367,7 +342,7 @@ void feed_stream_start(struct feed_stream *fs, struct call *c,
     }
     log_debug("streams: user %lld opened a stream (%d replayed, %ld open)",
               (long long)s->user_id, nreplay, fs->nstreams);
-    call_hand_over(c); /* replay may live in c: last */
+    call_detach(c); /* replay may live in c: last */
 }
 
 void feed_stream_end_all(struct feed_stream *fs)

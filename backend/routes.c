@@ -198,6 +198,16 @@ void call_reply(struct call *c, int status, json_t *body)
     send_counted(app, req, status, body, NULL, NULL, 0);
 }
 
+void call_detach(struct call *c)
+{
+    struct backend_app *app = c->app;
+
+    if (c->admitted) overload_release(&c->ticket);
+    call_put(c);
+    app->requests++;
+    request_answered(app);
+}
+
 void call_reply_written(struct call *c, int status)
 {
     struct backend_app *app = c->app;

@@ -1,4 +1,5 @@
-/* Stats, metrics and backend switches on the admin port. */
+/* Stats, metrics, backend switches and the live dashboard on the admin
+ * port. */
 #include <stddef.h>
 
 #include "admin.h"
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "backends.h"
+#include "dashboard.h"
 #include "http_util.h"
 #include "lb.h"
 
@@ -144,7 +146,10 @@ static void on_admin(struct evhttp_request *req, void *arg)
     if (n >= sizeof(path)) n = sizeof(path) - 1;
     memcpy(path, uri, n);
     path[n] = '\0';
-    if (cmd == EVHTTP_REQ_GET && strcmp(path, "/stats") == 0) on_stats(req);
+    if (cmd == EVHTTP_REQ_GET && strcmp(path, "/") == 0) dashboard_page(req);
+    else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/events") == 0)
+        dashboard_events(req);
+    else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/stats") == 0) on_stats(req);
     else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0) on_metrics(req);
     else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/healthz") == 0)
         http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
@@ -169,11 +174,16 @@ int admin_start(struct event_base *base, char *err, size_t errlen)
         return -1;
     }
     evhttp_set_gencb(admin_http, on_admin, NULL);
+    if (dashboard_start(base) != 0) {
+        snprintf(err, errlen, "cannot start the dashboard timer");
+        return -1;
+    }
     return 0;
 }
 
 void admin_stop(void)
 {
+    dashboard_stop(); /* ends its streams, which admin_http owns */
     if (admin_http) evhttp_free(admin_http);
     admin_http = NULL;
 }

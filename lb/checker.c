@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backends.h"
+#include "dashboard.h"
 #include "health.h"
 #include "lb.h"
 #include "log.h"
@@ -60,9 +61,12 @@ static void check_done(struct check *ck, int ok, const char *why)
         health_passive_failure(&ck->hs);
     ch = health_observe(&ck->hs, ok, (int)lb.cfg.rise, (int)lb.cfg.fall);
     if (ch == HEALTH_WENT_UP) {
+        dashboard_note("backend %s up (%ld good checks in a row)", ck->be->name,
+                       lb.cfg.rise);
         atomic_store(&ck->be->health, BACKEND_UP);
         log_info("backend %s up (%ld good checks)", ck->be->name, lb.cfg.rise);
     } else if (ch == HEALTH_WENT_DOWN) {
+        dashboard_note("backend %s down (%s)", ck->be->name, why);
         atomic_store(&ck->be->health, BACKEND_DOWN);
         log_warn("backend %s down: %s", ck->be->name, why);
     } else if (ck->hs.up && atomic_load(&ck->be->health) == BACKEND_DOWN) {

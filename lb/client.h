@@ -85,14 +85,15 @@ struct client {
 
 /* Build the head sent to backends into c->fwd_head from the parsed request
  * (buf holds the original head). Also fills c's log fields and request id.
- * Returns 0, or -1 when the request cannot be forwarded (too long). */
+ * Returns 0, or -1 when the rewritten head would not fit (431). */
 int head_build_request(struct client *c, const struct http1_request *r,
                        const char *buf);
 
 /* Append the response head for the client to c->io.out, from the parsed
  * backend head: hop-by-hop headers dropped, Connection set for the client,
- * the sticky cookie added when needed. */
-void head_build_response(struct client *c, const struct http1_response *r);
+ * the sticky cookie added when needed. Returns 0, or -1 (nothing written)
+ * if the result would not fit. */
+int head_build_response(struct client *c, const struct http1_response *r);
 
 /* Queue an error answer made by the LB itself (JSON). close_after: the
  * connection ends once it is written. */

@@ -12,6 +12,7 @@
 
 #define LB_HEAD_MAX 16384        /* request or response head: 431/502 beyond */
 #define LB_TARGET_MAX 8192       /* request-target: 414 beyond */
+#define LB_HEAD_EXTRA 1024       /* what the LB adds to a head it forwards */
 #define LB_REPLAY_BODY_MAX 65536 /* bodies held whole so a retry can resend them */
 #define LB_HIGH_WATER 262144     /* bytes buffered toward a slow peer before
                                     reading from the other side pauses */

@@ -335,7 +335,13 @@ static void request_start(struct client *c, struct http1_request *r,
                     ? head_sticky_index(r, buf, lb_backends())
                     : -1;
     c->sticky_ok = c->sticky >= 0;
-    head_build_request(c, r, buf);
+    if (head_build_request(c, r, buf) != 0) {
+        head_error(c, 431, "request head too large", 1);
+        head_log(c);
+        c->closing = 1;
+        client_flush(c);
+        return;
+    }
     evbuffer_drain(c->io.in, head_len);
     timer_clear(c);
     if (r->body == HTTP1_BODY_LENGTH && r->content_length > (uint64_t)lb.cfg.max_body) {
@@ -615,7 +621,11 @@ static int response_head(struct client *c)
     c->resp_left = r->content_length;
     http1_chunked_init(&c->resp_chunk);
     c->upgrade = r->upgrade && c->upgrade;
-    head_build_response(c, r);
+    if (head_build_response(c, r) != 0) {
+        c->resp_started = 0;
+        attempt_failed(c, FAIL_BAD_RESPONSE);
+        return -1;
+    }
     c->resp = c->upgrade ? RESP_TUNNEL : RESP_BODY;
     evbuffer_drain(in, (size_t)rc);
     return 1;

@@ -27,13 +27,44 @@ static int hop_by_hop(const struct http1_header *hs, size_t n,
     return 0;
 }
 
-static void add_header(struct evbuffer *b, const char *name, size_t nlen,
-                       const char *value, size_t vlen)
+/* A message head being written into the worker's scratch buffer, added to
+ * its evbuffer in one piece at the end: one copy, no printf, no evbuffer
+ * call per header (these were a third of a proxied request's instructions
+ * under callgrind). */
+struct headbuf {
+    char *p, *end;
+    int overflow;
+};
+
+static void hb_put(struct headbuf *hb, const void *data, size_t len)
 {
-    evbuffer_add(b, name, nlen);
-    evbuffer_add(b, ": ", 2);
-    evbuffer_add(b, value, vlen);
-    evbuffer_add(b, "\r\n", 2);
+    if ((size_t)(hb->end - hb->p) < len) {
+        hb->overflow = 1;
+        return;
+    }
+    memcpy(hb->p, data, len);
+    hb->p += len;
+}
+
+#define hb_lit(hb, lit) hb_put((hb), (lit), sizeof(lit) - 1)
+
+static void hb_u64(struct headbuf *hb, uint64_t v)
+{
+    char tmp[20], *q = tmp + sizeof(tmp);
+
+    do {
+        *--q = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    hb_put(hb, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
+static void hb_header(struct headbuf *hb, const struct http1_header *h)
+{
+    hb_put(hb, h->name, h->name_len);
+    hb_lit(hb, ": ");
+    hb_put(hb, h->value, h->value_len);
+    hb_lit(hb, "\r\n");
 }
 
 /* Keep a client's X-Request-Id when it is sane, else make one that is
@@ -41,6 +72,10 @@ static void add_header(struct evbuffer *b, const char *name, size_t nlen,
  * a counter. */
 static void set_request_id(struct client *c, const struct http1_request *r)
 {
+    static const char hex[] = "0123456789abcdef";
+    struct headbuf hb = {c->request_id, c->request_id + sizeof(c->request_id) - 1, 0};
+    char prefix[16];
+
     if (r->known.request_id >= 0) {
         const struct http1_header *h = &r->headers[r->known.request_id];
         if (http1_valid_request_id(h->value, h->value_len)) {
@@ -49,14 +84,21 @@ static void set_request_id(struct client *c, const struct http1_request *r)
             return;
         }
     }
-    snprintf(c->request_id, sizeof(c->request_id), "%016" PRIx64 "-%d-%" PRIu64,
-             lb.id_prefix, c->w->index, ++c->w->next_id);
+    for (int i = 0; i < 16; i++)
+        prefix[i] = hex[(lb.id_prefix >> (60 - 4 * i)) & 15];
+    hb_put(&hb, prefix, 16);
+    hb_lit(&hb, "-");
+    hb_u64(&hb, (uint64_t)c->w->index);
+    hb_lit(&hb, "-");
+    hb_u64(&hb, ++c->w->next_id);
+    *hb.p = '\0';
 }
 
 int head_build_request(struct client *c, const struct http1_request *r,
                        const char *buf)
 {
-    struct evbuffer *b = c->fwd_head;
+    struct headbuf hb = {c->w->head_scratch,
+                         c->w->head_scratch + sizeof(c->w->head_scratch), 0};
     size_t mlen = r->method_len < sizeof(c->method) ? r->method_len
                                                     : sizeof(c->method) - 1;
     size_t plen = r->target_len < sizeof(c->path) ? r->target_len
@@ -70,16 +112,17 @@ int head_build_request(struct client *c, const struct http1_request *r,
     c->path[plen] = '\0';
     set_request_id(c, r);
 
-    evbuffer_drain(b, evbuffer_get_length(b));
-    evbuffer_add(b, r->method, r->method_len);
-    evbuffer_add(b, " ", 1);
-    evbuffer_add(b, r->target, r->target_len);
-    evbuffer_add(b, c->http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n", 11);
+    hb_put(&hb, r->method, r->method_len);
+    hb_lit(&hb, " ");
+    hb_put(&hb, r->target, r->target_len);
+    if (c->http10)
+        hb_lit(&hb, " HTTP/1.0\r\n");
+    else
+        hb_lit(&hb, " HTTP/1.1\r\n");
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct http1_header *h = &r->headers[i];
         if (hop_by_hop(r->headers, r->nheaders, h, r->known.connection)) {
-            if (r->upgrade && http1_name_is(h, "upgrade"))
-                add_header(b, h->name, h->name_len, h->value, h->value_len);
+            if (r->upgrade && http1_name_is(h, "upgrade")) hb_header(&hb, h);
             continue;
         }
         /* Ours to set (below), and framing we state once in one form, so
@@ -90,62 +133,80 @@ int head_build_request(struct client *c, const struct http1_request *r,
             http1_name_is(h, "content-length") ||
             http1_name_is(h, "transfer-encoding"))
             continue;
-        add_header(b, h->name, h->name_len, h->value, h->value_len);
+        hb_header(&hb, h);
     }
-    if (r->body == HTTP1_BODY_LENGTH)
-        evbuffer_add_printf(b, "Content-Length: %" PRIu64 "\r\n",
-                            r->content_length);
-    else if (r->body == HTTP1_BODY_CHUNKED)
-        evbuffer_add(b, "Transfer-Encoding: chunked\r\n", 28);
+    if (r->body == HTTP1_BODY_LENGTH) {
+        hb_lit(&hb, "Content-Length: ");
+        hb_u64(&hb, r->content_length);
+        hb_lit(&hb, "\r\n");
+    } else if (r->body == HTTP1_BODY_CHUNKED) {
+        hb_lit(&hb, "Transfer-Encoding: chunked\r\n");
+    }
     /* Every X-Forwarded-For line, in order, then the client we saw. */
-    evbuffer_add(b, "X-Forwarded-For: ", 17);
+    hb_lit(&hb, "X-Forwarded-For: ");
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct http1_header *h = &r->headers[i];
         if (!http1_name_is(h, "x-forwarded-for") || h->value_len == 0) continue;
-        if (xff++) evbuffer_add(b, ", ", 2);
-        evbuffer_add(b, h->value, h->value_len);
+        if (xff++) hb_lit(&hb, ", ");
+        hb_put(&hb, h->value, h->value_len);
     }
-    if (xff) evbuffer_add(b, ", ", 2);
-    evbuffer_add_printf(b, "%s\r\n", c->peer_ip);
-    evbuffer_add(b, "X-Forwarded-Proto: http\r\n", 25);
-    evbuffer_add_printf(b, "X-Request-Id: %s\r\n", c->request_id);
+    if (xff) hb_lit(&hb, ", ");
+    hb_put(&hb, c->peer_ip, strlen(c->peer_ip));
+    hb_lit(&hb, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ");
+    hb_put(&hb, c->request_id, strlen(c->request_id));
+    hb_lit(&hb, "\r\n");
     if (r->upgrade)
-        evbuffer_add(b, "Connection: upgrade\r\n", 21);
+        hb_lit(&hb, "Connection: upgrade\r\n");
     else if (c->http10)
-        evbuffer_add(b, "Connection: close\r\n", 19);
-    evbuffer_add(b, "\r\n", 2);
+        hb_lit(&hb, "Connection: close\r\n");
+    hb_lit(&hb, "\r\n");
+    if (hb.overflow) return -1;
+    evbuffer_drain(c->fwd_head, evbuffer_get_length(c->fwd_head));
+    evbuffer_add(c->fwd_head, c->w->head_scratch,
+                 (size_t)(hb.p - c->w->head_scratch));
     return 0;
 }
 
-void head_build_response(struct client *c, const struct http1_response *r)
+int head_build_response(struct client *c, const struct http1_response *r)
 {
-    struct evbuffer *b = c->io.out;
-    struct backend_list *list;
+    struct headbuf hb = {c->w->head_scratch,
+                         c->w->head_scratch + sizeof(c->w->head_scratch), 0};
+    char status[3] = {(char)('0' + r->status / 100 % 10),
+                      (char)('0' + r->status / 10 % 10),
+                      (char)('0' + r->status % 10)};
 
-    evbuffer_add_printf(b, "HTTP/1.1 %d ", r->status);
-    evbuffer_add(b, r->reason, r->reason_len);
-    evbuffer_add(b, "\r\n", 2);
+    hb_lit(&hb, "HTTP/1.1 ");
+    hb_put(&hb, status, 3);
+    hb_lit(&hb, " ");
+    hb_put(&hb, r->reason, r->reason_len);
+    hb_lit(&hb, "\r\n");
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct http1_header *h = &r->headers[i];
         if (hop_by_hop(r->headers, r->nheaders, h, r->known.connection)) {
-            if (r->upgrade && http1_name_is(h, "upgrade"))
-                add_header(b, h->name, h->name_len, h->value, h->value_len);
+            if (r->upgrade && http1_name_is(h, "upgrade")) hb_header(&hb, h);
             continue;
         }
-        add_header(b, h->name, h->name_len, h->value, h->value_len);
+        hb_header(&hb, h);
     }
     if (r->upgrade)
-        evbuffer_add(b, "Connection: upgrade\r\n", 21);
+        hb_lit(&hb, "Connection: upgrade\r\n");
     else if (!c->keep_alive)
-        evbuffer_add(b, "Connection: close\r\n", 19);
-    list = lb_backends();
-    if (lb.cfg.policy == POLICY_STICKY && !c->sticky_ok && c->be != NULL &&
-        list != NULL)
-        evbuffer_add_printf(b,
-                            "Set-Cookie: " STICKY_COOKIE
-                            "=%08x; Path=/; HttpOnly; SameSite=Lax\r\n",
-                            c->be->name_hash);
-    evbuffer_add(b, "\r\n", 2);
+        hb_lit(&hb, "Connection: close\r\n");
+    if (lb.cfg.policy == POLICY_STICKY && !c->sticky_ok && c->be != NULL) {
+        static const char hex[] = "0123456789abcdef";
+        char v[8];
+        for (int i = 0; i < 8; i++) v[i] = hex[(c->be->name_hash >> (28 - 4 * i)) & 15];
+        hb_lit(&hb, "Set-Cookie: " STICKY_COOKIE "=");
+        hb_put(&hb, v, 8);
+        hb_lit(&hb, "; Path=/; HttpOnly; SameSite=Lax\r\n");
+    }
+    hb_lit(&hb, "\r\n");
+    /* The backend's head fitted in LB_HEAD_MAX and ours adds less than
+     * LB_HEAD_EXTRA; should it ever not fit, nothing half-written goes out. */
+    if (hb.overflow) return -1;
+    evbuffer_add(c->io.out, c->w->head_scratch,
+                 (size_t)(hb.p - c->w->head_scratch));
+    return 0;
 }
 
 void head_error(struct client *c, int status, const char *msg, int close_after)

@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include "http1.h"
+#include "lb.h"
 
 struct client;
 TAILQ_HEAD(client_queue, client);
@@ -31,6 +32,7 @@ struct worker {
     uint64_t next_id;              /* request-id counter */
     int64_t accept_paused_ms;      /* accepting paused (EMFILE) since */
     struct http1_request req;      /* parse scratch: only during head work */
+    char head_scratch[LB_HEAD_MAX + LB_HEAD_EXTRA]; /* heads being rewritten */
     struct http1_response resp;
 };
 

@@ -8,8 +8,9 @@ SB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SB_BUILD_PACKAGES="build-essential cmake pkg-config libevent-dev libhiredis-dev
   libsqlite3-dev libjansson-dev libsodium-dev libcmocka-dev python3"
 SB_RUN_PACKAGES="redis-server curl python3"
-# Only the tests need these (docker-compose checks the compose file).
-SB_TEST_PACKAGES="valgrind docker-compose"
+# Only the tests need these: docker-compose checks the compose file,
+# chromium runs the dashboard's browser test.
+SB_TEST_PACKAGES="valgrind docker-compose chromium"
 
 # True when every named Debian package is installed.
 sb_have_packages() {

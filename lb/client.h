@@ -39,6 +39,13 @@ enum client_timer {
 #define LOG_PATH_MAX 128
 #define REQUEST_ID_MAX 129
 
+/* Buffers of one exchange, pooled per worker. */
+struct xbufs {
+    struct evbuffer *head; /* request head as sent to backends */
+    struct evbuffer *body; /* whole small body, kept for retries */
+    struct xbufs *next;
+};
+
 struct client {
     struct sockio io;
     struct worker *w;
@@ -53,8 +60,7 @@ struct client {
     /* The exchange in progress. */
     enum req_state req;
     enum resp_state resp;
-    struct evbuffer *fwd_head;     /* request head as sent to backends */
-    struct evbuffer *body_hold;    /* whole small body, kept for retries */
+    struct xbufs *x;               /* only while an exchange is in progress */
     enum http1_body req_body;
     uint64_t req_left;             /* content-length bytes still to forward */
     struct http1_chunked req_chunk;

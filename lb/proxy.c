@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "clock.h"
+#include "dashboard.h"
 #include "health.h"
 #include "log.h"
 #include "upstream.h"
@@ -87,6 +88,48 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- connection lifetime ----------------------------------------------- */
 
+/* The buffers an exchange needs (the head as sent, a held body) come from a
+ * per-worker pool while a request is in progress: most connections sit
+ * idle between requests, and need not carry them. Returns -1 if memory is
+ * gone. */
+static int xbufs_get(struct worker *w, struct client *c)
+{
+    struct xbufs *x = w->free_xbufs;
+
+    if (c->x != NULL) return 0;
+    if (x != NULL) {
+        w->free_xbufs = x->next;
+        w->nfree_xbufs--;
+    } else if ((x = calloc(1, sizeof(*x))) == NULL ||
+               (x->head = evbuffer_new()) == NULL ||
+               (x->body = evbuffer_new()) == NULL) {
+        if (x && x->head) evbuffer_free(x->head);
+        free(x);
+        return -1;
+    }
+    c->x = x;
+    return 0;
+}
+
+static void xbufs_put(struct worker *w, struct client *c)
+{
+    struct xbufs *x = c->x;
+
+    if (x == NULL) return;
+    c->x = NULL;
+    evbuffer_drain(x->head, evbuffer_get_length(x->head));
+    evbuffer_drain(x->body, evbuffer_get_length(x->body));
+    if (w->nfree_xbufs >= CLIENT_CACHE_MAX) {
+        evbuffer_free(x->head);
+        evbuffer_free(x->body);
+        free(x);
+        return;
+    }
+    x->next = w->free_xbufs;
+    w->free_xbufs = x;
+    w->nfree_xbufs++;
+}
+
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
 
@@ -100,18 +143,12 @@ void proxy_accept(struct worker *w, evutil_socket_t fd,
     if (c != NULL) {
         w->free_clients = c->next_free;
         w->nfree_clients--;
-    } else if ((c = calloc(1, sizeof(*c))) == NULL ||
-               (c->fwd_head = evbuffer_new()) == NULL ||
-               (c->body_hold = evbuffer_new()) == NULL) {
-        if (c && c->fwd_head) evbuffer_free(c->fwd_head);
-        free(c);
+    } else if ((c = calloc(1, sizeof(*c))) == NULL) {
         evutil_closesocket(fd);
         return;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (sockio_init(&c->io, w->base, fd, client_on_read, client_on_write, c)) {
-        evbuffer_free(c->fwd_head);
-        evbuffer_free(c->body_hold);
         free(c);
         evutil_closesocket(fd);
         return;
@@ -163,18 +200,12 @@ static void client_close(struct client *c)
     sockio_close(&c->io);
     TAILQ_REMOVE(&w->clients, c, all_link);
     w->nclients--;
-    evbuffer_drain(c->fwd_head, evbuffer_get_length(c->fwd_head));
-    evbuffer_drain(c->body_hold, evbuffer_get_length(c->body_hold));
+    xbufs_put(w, c);
     if (w->nfree_clients >= CLIENT_CACHE_MAX) {
-        evbuffer_free(c->fwd_head);
-        evbuffer_free(c->body_hold);
         free(c);
         return;
     }
-    struct evbuffer *fh = c->fwd_head, *bh = c->body_hold;
     memset(c, 0, sizeof(*c));
-    c->fwd_head = fh;
-    c->body_hold = bh;
     c->next_free = w->free_clients;
     w->free_clients = c;
     w->nfree_clients++;
@@ -186,9 +217,14 @@ void proxy_free_cache(struct worker *w)
     while (w->free_clients != NULL) {
         struct client *c = w->free_clients;
         w->free_clients = c->next_free;
-        evbuffer_free(c->fwd_head);
-        evbuffer_free(c->body_hold);
         free(c);
+    }
+    while (w->free_xbufs != NULL) {
+        struct xbufs *x = w->free_xbufs;
+        w->free_xbufs = x->next;
+        evbuffer_free(x->head);
+        evbuffer_free(x->body);
+        free(x);
     }
 }
 
@@ -335,6 +371,13 @@ static void request_start(struct client *c, struct http1_request *r,
                     ? head_sticky_index(r, buf, lb_backends())
                     : -1;
     c->sticky_ok = c->sticky >= 0;
+    if (xbufs_get(c->w, c) != 0) {
+        head_error(c, 503, "out of memory", 1);
+        head_log(c);
+        c->closing = 1;
+        client_flush(c);
+        return;
+    }
     if (head_build_request(c, r, buf) != 0) {
         head_error(c, 431, "request head too large", 1);
         head_log(c);
@@ -416,7 +459,7 @@ static void client_advance(struct client *c)
         break;
     case REQ_HOLD:
         if (evbuffer_get_length(c->io.in) >= c->req_left) {
-            evbuffer_remove_buffer(c->io.in, c->body_hold, (size_t)c->req_left);
+            evbuffer_remove_buffer(c->io.in, c->x->body, (size_t)c->req_left);
             c->req_left = 0;
             c->req = REQ_DONE;
             timer_clear(c);
@@ -448,11 +491,11 @@ static void attempt_send(struct client *c)
 {
     struct upstream *u = c->up;
 
-    evbuffer_add(u->io.out, evbuffer_pullup(c->fwd_head, -1),
-                 evbuffer_get_length(c->fwd_head));
-    if (evbuffer_get_length(c->body_hold) > 0)
-        evbuffer_add(u->io.out, evbuffer_pullup(c->body_hold, -1),
-                     evbuffer_get_length(c->body_hold));
+    evbuffer_add(u->io.out, evbuffer_pullup(c->x->head, -1),
+                 evbuffer_get_length(c->x->head));
+    if (evbuffer_get_length(c->x->body) > 0)
+        evbuffer_add(u->io.out, evbuffer_pullup(c->x->body, -1),
+                     evbuffer_get_length(c->x->body));
     if (c->req == REQ_BODY && request_body_pump(c) != 0) return;
     c->req_sent = 1;
     timer_set(c, TIMER_SERVER, lb.cfg.timeout_server);
@@ -551,7 +594,7 @@ static void queue_pop(struct worker *w)
     w->nqueued--;
     atomic_fetch_sub(&lb.queued, 1);
     timer_clear(c);
-    c->req = evbuffer_get_length(c->body_hold) > 0 || c->req_body == HTTP1_BODY_NONE
+    c->req = evbuffer_get_length(c->x->body) > 0 || c->req_body == HTTP1_BODY_NONE
                  ? REQ_DONE
                  : REQ_BODY;
     exchange_dispatch(c);
@@ -754,8 +797,12 @@ static void attempt_failed(struct client *c, enum attempt_failure f)
         atomic_fetch_add(&be->failures, 1);
         if (!lb.cfg.no_health && retry_marks_down(f) &&
             atomic_exchange(&be->health, BACKEND_DOWN) == BACKEND_UP)
+        {
             log_warn("backend %s down: %s (passive check)", be->name,
                      retry_failure_name(f));
+            dashboard_note("backend %s down (passive: %s)", be->name,
+                           retry_failure_name(f));
+        }
     }
     if (!c->resp_started && retry_allowed(f, &rr)) {
         atomic_fetch_add(&lb.retries, 1);
@@ -795,7 +842,7 @@ static void exchange_finish(struct client *c)
     atomic_fetch_add(&lb.requests, 1);
     head_log(c);
     attempt_end(c, reusable);
-    evbuffer_drain(c->body_hold, evbuffer_get_length(c->body_hold));
+    xbufs_put(c->w, c);
     c->resp = RESP_NONE;
     c->up_keep = 0;
     if (!c->keep_alive || c->req != REQ_DONE || atomic_load(&lb.draining)) {

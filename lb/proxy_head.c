@@ -161,8 +161,8 @@ int head_build_request(struct client *c, const struct http1_request *r,
         hb_lit(&hb, "Connection: close\r\n");
     hb_lit(&hb, "\r\n");
     if (hb.overflow) return -1;
-    evbuffer_drain(c->fwd_head, evbuffer_get_length(c->fwd_head));
-    evbuffer_add(c->fwd_head, c->w->head_scratch,
+    evbuffer_drain(c->x->head, evbuffer_get_length(c->x->head));
+    evbuffer_add(c->x->head, c->w->head_scratch,
                  (size_t)(hb.p - c->w->head_scratch));
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "lb.h"
 
 struct client;
+struct xbufs;
 TAILQ_HEAD(client_queue, client);
 
 struct worker {
@@ -28,6 +29,8 @@ struct worker {
     int nqueued;
     struct client *free_clients;   /* recycled connection objects */
     int nfree_clients;
+    struct xbufs *free_xbufs;      /* recycled exchange buffers */
+    int nfree_xbufs;
     long nclients;                 /* open client connections */
     uint64_t next_id;              /* request-id counter */
     int64_t accept_paused_ms;      /* accepting paused (EMFILE) since */

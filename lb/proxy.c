@@ -450,7 +450,13 @@ static void client_advance(struct client *c)
 {
     if (c->resp == RESP_TUNNEL) {
         evbuffer_add_buffer(c->up->io.out, c->io.in);
-        if (sockio_flush(&c->up->io) == SOCKIO_ERROR) client_close(c);
+        if (sockio_flush(&c->up->io) == SOCKIO_ERROR) {
+            client_close(c);
+            return;
+        }
+        /* Backpressure both ways: a backend that reads slowly pauses us. */
+        sockio_set_reading(&c->io,
+                           evbuffer_get_length(c->up->io.out) < LB_HIGH_WATER);
         return;
     }
     switch (c->req) {

@@ -227,6 +227,8 @@ class Server:
             time.sleep(a.delay_ms / 1000.0)
         if mode == "sse" and bare_path == "/events":
             return self.sse(sock)
+        if mode == "upgrade" and (header(headers, "Upgrade") or ""):
+            return self.echo_tunnel(sock, conn_hdr, header(headers, "Upgrade"))
         if mode == "count":
             payload = {"served_by": a.name, "method": method, "path": path,
                        "headers": headers, "body_len": len(body),
@@ -267,6 +269,21 @@ class Server:
         sock.sendall(b"0\r\n\r\n")
         return True
 
+    def echo_tunnel(self, sock, conn_hdr, proto):
+        # 101, then every byte read is written back upper-cased, until EOF:
+        # enough to see a tunnel carry bytes both ways, as WebSocket needs.
+        if "upgrade" not in conn_hdr:
+            self.send_response(sock, 400, b'{"error":"no Connection: upgrade"}', False)
+            return False
+        sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\n"
+                      "Connection: Upgrade\r\nX-Served-By: %s\r\n\r\n"
+                      % (proto, self.args.name)).encode())
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return False
+            sock.sendall(data.upper())
+
     def run(self):
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -291,7 +308,7 @@ def main(argv=None):
     p.add_argument("--name", default=None)
     p.add_argument("--mode", required=True, choices=[
         "ok", "count", "close-mid-response", "hang", "slow",
-        "reset-after-request", "sse"])
+        "reset-after-request", "sse", "upgrade"])
     p.add_argument("--delay-ms", type=int, default=500)
     p.add_argument("--log", default=None)
     p.add_argument("--readyz-status", type=int, default=None)

@@ -44,6 +44,9 @@ struct xbufs {
     struct evbuffer *head; /* request head as sent to backends */
     struct evbuffer *body; /* whole small body, kept for retries */
     struct xbufs *next;
+    char method[16];       /* for the access log */
+    char path[LOG_PATH_MAX];
+    char request_id[REQUEST_ID_MAX];
 };
 
 struct client {
@@ -82,9 +85,6 @@ struct client {
     int status;
     int64_t started_us, queued_ms;
     uint64_t bytes_out;
-    char method[16];
-    char path[LOG_PATH_MAX];
-    char request_id[REQUEST_ID_MAX];
 };
 
 /* proxy_head.c */

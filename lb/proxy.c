@@ -421,7 +421,6 @@ static void request_head(struct client *c)
     rc = http1_parse_request(buf, n, LB_HEAD_MAX, LB_TARGET_MAX, r);
     if (rc == HTTP1_INCOMPLETE) {
         if (len >= LB_HEAD_MAX) {
-            c->request_id[0] = '\0';
             head_error(c, 431, "request head too large", 1);
         } else {
             if (c->timer_kind != TIMER_CLIENT)
@@ -429,7 +428,6 @@ static void request_head(struct client *c)
             return;
         }
     } else if (rc < 0) {
-        c->request_id[0] = '\0';
         head_error(c, r->error_status ? r->error_status : 400,
                    r->error ? r->error : "bad request", 1);
     } else {
@@ -438,8 +436,6 @@ static void request_head(struct client *c)
     }
     /* An error answer for an unparseable request: log, close after. */
     c->started_us = clock_mono_us();
-    strcpy(c->method, "-");
-    strcpy(c->path, "-");
     head_log(c);
     c->closing = 1;
     sockio_set_reading(&c->io, 0);
@@ -858,7 +854,6 @@ static void exchange_finish(struct client *c)
         return;
     }
     c->req = REQ_HEAD;
-    c->request_id[0] = '\0';
     if (client_flush(c) < 0) return;
     timer_set(c, TIMER_CLIENT, lb.cfg.timeout_client);
     if (!c->client_eof) sockio_set_reading(&c->io, 1);

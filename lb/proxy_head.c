@@ -73,14 +73,14 @@ static void hb_header(struct headbuf *hb, const struct http1_header *h)
 static void set_request_id(struct client *c, const struct http1_request *r)
 {
     static const char hex[] = "0123456789abcdef";
-    struct headbuf hb = {c->request_id, c->request_id + sizeof(c->request_id) - 1, 0};
+    struct headbuf hb = {c->x->request_id, c->x->request_id + sizeof(c->x->request_id) - 1, 0};
     char prefix[16];
 
     if (r->known.request_id >= 0) {
         const struct http1_header *h = &r->headers[r->known.request_id];
         if (http1_valid_request_id(h->value, h->value_len)) {
-            memcpy(c->request_id, h->value, h->value_len);
-            c->request_id[h->value_len] = '\0';
+            memcpy(c->x->request_id, h->value, h->value_len);
+            c->x->request_id[h->value_len] = '\0';
             return;
         }
     }
@@ -99,17 +99,17 @@ int head_build_request(struct client *c, const struct http1_request *r,
 {
     struct headbuf hb = {c->w->head_scratch,
                          c->w->head_scratch + sizeof(c->w->head_scratch), 0};
-    size_t mlen = r->method_len < sizeof(c->method) ? r->method_len
-                                                    : sizeof(c->method) - 1;
-    size_t plen = r->target_len < sizeof(c->path) ? r->target_len
-                                                  : sizeof(c->path) - 1;
+    size_t mlen = r->method_len < sizeof(c->x->method) ? r->method_len
+                                                    : sizeof(c->x->method) - 1;
+    size_t plen = r->target_len < sizeof(c->x->path) ? r->target_len
+                                                  : sizeof(c->x->path) - 1;
     int xff = 0;
 
     (void)buf;
-    memcpy(c->method, r->method, mlen);
-    c->method[mlen] = '\0';
-    memcpy(c->path, r->target, plen);
-    c->path[plen] = '\0';
+    memcpy(c->x->method, r->method, mlen);
+    c->x->method[mlen] = '\0';
+    memcpy(c->x->path, r->target, plen);
+    c->x->path[plen] = '\0';
     set_request_id(c, r);
 
     hb_put(&hb, r->method, r->method_len);
@@ -153,7 +153,7 @@ int head_build_request(struct client *c, const struct http1_request *r,
     if (xff) hb_lit(&hb, ", ");
     hb_put(&hb, c->peer_ip, strlen(c->peer_ip));
     hb_lit(&hb, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ");
-    hb_put(&hb, c->request_id, strlen(c->request_id));
+    hb_put(&hb, c->x->request_id, strlen(c->x->request_id));
     hb_lit(&hb, "\r\n");
     if (r->upgrade)
         hb_lit(&hb, "Connection: upgrade\r\n");
@@ -238,8 +238,8 @@ void head_error(struct client *c, int status, const char *msg, int close_after)
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
                         "Content-Length: %d\r\nX-Served-By: sb-lb\r\n",
                         status, reason, blen);
-    if (c->request_id[0] != '\0')
-        evbuffer_add_printf(c->io.out, "X-Request-Id: %s\r\n", c->request_id);
+    if (c->x != NULL && c->x->request_id[0] != '\0')
+        evbuffer_add_printf(c->io.out, "X-Request-Id: %s\r\n", c->x->request_id);
     if (status == 503) evbuffer_add(c->io.out, "Retry-After: 1\r\n", 16);
     if (!c->keep_alive) evbuffer_add(c->io.out, "Connection: close\r\n", 19);
     evbuffer_add(c->io.out, "\r\n", 2);
@@ -310,10 +310,11 @@ void head_log(struct client *c)
     us = clock_mono_us() - c->started_us;
     n = snprintf(line, sizeof(line),
                  "%s %s %s %s %d %s %d %" PRId64 ".%03dms %" PRIu64 " %s",
-                 log_time(), c->peer_ip, c->method[0] ? c->method : "-",
-                 c->path[0] ? c->path : "-", c->status,
+                 log_time(), c->peer_ip,
+                 c->x && c->x->method[0] ? c->x->method : "-",
+                 c->x && c->x->path[0] ? c->x->path : "-", c->status,
                  c->be ? c->be->name : "-", c->attempts, us / 1000,
                  (int)(us % 1000), c->bytes_out,
-                 c->request_id[0] ? c->request_id : "-");
+                 c->x && c->x->request_id[0] ? c->x->request_id : "-");
     if (n > 0) worker_log_line(c->w, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

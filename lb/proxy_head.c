@@ -188,6 +188,12 @@ int head_build_response(struct client *c, const struct http1_response *r)
         }
         hb_header(&hb, h);
     }
+    if (r->known.request_id < 0 && c->x != NULL) {
+        /* The id the backend saw, so a client can quote it in a report. */
+        hb_lit(&hb, "X-Request-Id: ");
+        hb_put(&hb, c->x->request_id, strlen(c->x->request_id));
+        hb_lit(&hb, "\r\n");
+    }
     if (r->upgrade)
         hb_lit(&hb, "Connection: upgrade\r\n");
     else if (!c->keep_alive)

@@ -80,9 +80,11 @@ class HeadersTest(LbTestCase):
     def test_x_request_id_is_generated_when_absent(self):
         ids = []
         for _ in range(3):
-            path, _, got = self.send([])
+            path, r, got = self.send([])
             rid = headers_named(got["headers"], "X-Request-Id")
             self.assertEqual(len(rid), 1, got["headers"])
+            self.assertEqual(r.header("X-Request-Id"), rid[0],
+                             "the client is told the id the backend got")
             self.assertRegex(rid[0], r"^[A-Za-z0-9._:-]{8,128}$")
             ids.append(rid[0])
             e = self.lb.wait_access(lambda e, p=path: e["path"] == p)

@@ -330,7 +330,8 @@ class Backend(Proc):
 
 # Memory and UB errors found by a -DSB_SANITIZE=ON build (leaks at exit are
 # left out: a drain timeout may abandon requests on purpose).
-_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:")
+_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                      "runtime error:")
 
 
 def sanitizer_reports(procs):

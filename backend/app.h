@@ -38,6 +38,9 @@ struct backend_app {
 /* The evhttp callback for every request: routing, admission, sessions. */
 void routes_handle(struct evhttp_request *req, void *app);
 
+/* For overload_set_gone_check: 1 if the call's client has hung up. */
+int routes_client_gone(void *call);
+
 /* Release the recycled per-request objects and any call still waiting for
  * admission or simulated work (at exit, after the event loop stopped). */
 void routes_free_cache(struct backend_app *app);

@@ -256,6 +256,7 @@ static int serve(struct backend_app *app)
         log_error("out of memory at start");
         goto out;
     }
+    overload_set_gone_check(app->ov, routes_client_gone);
     evhttp_set_gencb(app->http, routes_handle, app);
     evhttp_set_allowed_methods(app->http,
         EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |

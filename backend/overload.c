@@ -4,13 +4,20 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
-enum ticket_state { TICKET_IDLE, TICKET_QUEUED, TICKET_WORKING, TICKET_DONE };
+enum ticket_state {
+    TICKET_IDLE,
+    TICKET_QUEUED,
+    TICKET_WORKING,
+    TICKET_DONE,
+    TICKET_ABANDONED /* its client left while it waited: no slot, no work */
+};
 
 struct overload {
     struct event_base *base;
     long capacity, queue_max, work_ms;
     long active, queued;
-    uint64_t admitted, rejected;
+    uint64_t admitted, rejected, abandoned;
+    int (*gone)(void *arg);
     TAILQ_HEAD(, overload_ticket) waiting;
 };
 
@@ -40,7 +47,7 @@ static void overload_work_done(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    t->state = TICKET_DONE;
+    if (t->state != TICKET_ABANDONED) t->state = TICKET_DONE;
     t->run(t->arg);
 }
 
@@ -100,15 +107,37 @@ void overload_release(struct overload_ticket *t)
         ov->active--;
     } else if (t->state == TICKET_DONE) {
         ov->active--;
+    } else if (t->state == TICKET_ABANDONED) {
+        evtimer_del(&t->timer); /* released before its clean-up turn */
     }
     t->state = TICKET_IDLE;
     t->ov = NULL;
-    if (ov->capacity > 0 && ov->active < ov->capacity &&
-        (next = TAILQ_FIRST(&ov->waiting)) != NULL) {
+    while (ov->capacity > 0 && ov->active < ov->capacity &&
+           (next = TAILQ_FIRST(&ov->waiting)) != NULL) {
+        struct timeval now = {0, 0};
         TAILQ_REMOVE(&ov->waiting, next, link);
         ov->queued--;
-        overload_start(ov, next);
+        if (ov->gone == NULL || !ov->gone(next->arg)) {
+            overload_start(ov, next);
+            break;
+        }
+        /* Nobody waits for this answer any more: skip the work, let the
+         * next in line have the slot, and let the request clean up on the
+         * next loop turn. */
+        ov->abandoned++;
+        next->state = TICKET_ABANDONED;
+        evtimer_add(&next->timer, &now);
     }
+}
+
+void overload_set_gone_check(struct overload *ov, int (*gone)(void *arg))
+{
+    ov->gone = gone;
+}
+
+int overload_abandoned(const struct overload_ticket *t)
+{
+    return t->state == TICKET_ABANDONED;
 }
 
 void overload_get_stats(const struct overload *ov, struct overload_stats *st)
@@ -120,4 +149,5 @@ void overload_get_stats(const struct overload *ov, struct overload_stats *st)
     st->queued = ov->queued;
     st->admitted = ov->admitted;
     st->rejected = ov->rejected;
+    st->abandoned = ov->abandoned;
 }

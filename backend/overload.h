@@ -37,6 +37,7 @@ struct overload_stats {
     long capacity, queue_max, work_ms; /* 0 capacity = unlimited */
     long active, queued;
     uint64_t admitted, rejected;
+    uint64_t abandoned; /* left the queue because the client had gone */
 };
 
 /* capacity <= 0 means unlimited (and then queue is unused); work_ms >= 0.
@@ -57,5 +58,15 @@ enum overload_admit overload_admit(struct overload *ov,
 void overload_release(struct overload_ticket *t);
 
 void overload_get_stats(const struct overload *ov, struct overload_stats *st);
+
+/* How to tell that a queued request's client has gone (hung up while it
+ * waited): asked when the request reaches the front of the line, so that
+ * no work is spent on an answer nobody will read. gone(arg) returns 1 for
+ * gone. Such a request's run is still called (so it can clean up), without
+ * a slot and without the work, and overload_abandoned() says so. */
+void overload_set_gone_check(struct overload *ov, int (*gone)(void *arg));
+
+/* 1 if t's request was dropped from the queue because its client had gone. */
+int overload_abandoned(const struct overload_ticket *t);
 
 #endif

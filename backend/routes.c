@@ -1,6 +1,9 @@
 /* Routing and the life of a call: match, admit, find the session, hand to the
  * endpoint's handler, answer once. The handlers live in routes_*.c. */
 #include <ctype.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -278,6 +281,12 @@ static void call_run(void *arg)
     struct session_store *store = c->app->store;
     const char *cookie;
 
+    if (overload_abandoned(&c->ticket)) {
+        /* The client hung up while queued; this frees the request. */
+        call_error(c, 503, "client left while queued");
+        return;
+    }
+
     if (c->route->session == SESSION_NONE) {
         c->route->handler(c);
         return;
@@ -306,6 +315,23 @@ static void reply_plain(struct backend_app *app, struct evhttp_request *req,
                           "Retry-After", "1");
     send_counted(app, req, status, json_pack("{s:s}", "error", msg), NULL,
                  NULL, 0);
+}
+
+int routes_client_gone(void *arg)
+{
+    struct call *c = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+    struct bufferevent *bev;
+    char byte;
+    ssize_t n;
+
+    if (evcon == NULL) return 1; /* evhttp already saw it go */
+    bev = evhttp_connection_get_bufferevent(evcon);
+    if (bev == NULL) return 0;
+    /* evhttp stops reading while a request is handled, so it cannot see an
+     * EOF: peek for it. Only queued requests pay this system call. */
+    n = recv(bufferevent_getfd(bev), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 void routes_handle(struct evhttp_request *req, void *arg)

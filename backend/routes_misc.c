@@ -29,7 +29,7 @@ void route_readyz(struct call *c)
     overload_get_stats(app->ov, &st);
     feed_stream_get_stats(app->streams, &fst);
     call_reply(c, app->draining ? 503 : 200,
-               json_pack("{s:b, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I},"
+               json_pack("{s:b, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
                          " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s}}",
                          "ready", !app->draining, "sessions",
                          up ? "up" : "down", "store", app->store->ops->name,
@@ -38,7 +38,8 @@ void route_readyz(struct call *c)
                          (json_int_t)st.queued, "capacity",
                          (json_int_t)st.capacity, "queue_max",
                          (json_int_t)st.queue_max, "rejected",
-                         (json_int_t)st.rejected, "streams", "open",
+                         (json_int_t)st.rejected, "abandoned",
+                         (json_int_t)st.abandoned, "streams", "open",
                          (json_int_t)fst.open, "max", (json_int_t)fst.max,
                          "opened", (json_int_t)fst.opened, "dropped",
                          (json_int_t)fst.dropped, "delivered",

@@ -134,6 +134,36 @@ class OverloadTest(ClusterTestCase):
         self.assertEqual(r.json()["id"], 1)
         self.assertHealthy(self.be)
 
+    def test_no_work_is_spent_on_clients_that_left_the_queue(self):
+        # One request works; the queue fills with two whose clients then
+        # hang up. The server must skip their work: a new request is served
+        # after the working one, not after two more rounds of wasted work.
+        _, before = self.be.readyz()
+        busy = socket.create_connection((HOST, self.be.port), timeout=5)
+        busy.sendall(b"GET /posts/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        t0 = time.monotonic()
+        quitters = []
+        for _ in range(QUEUE):
+            s = socket.create_connection((HOST, self.be.port), timeout=2)
+            s.sendall(b"GET /posts/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            quitters.append(s)
+        wait_until(lambda: self.be.readyz()[1]["queue"]["waiting"] == QUEUE,
+                   2.0, what="the queue to fill")
+        for s in quitters:
+            s.close()
+        # The slot frees after the busy request; the quitters are skipped.
+        r = wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+            self.be.get("/posts/1")), 3.0, interval=0.02,
+            what="a new request served")
+        elapsed = time.monotonic() - t0
+        busy.close()
+        self.assertLess(elapsed, 2 * WORK + 0.35,
+                        "%.2fs: the work of clients that left was done anyway"
+                        % elapsed)
+        _, after = self.be.readyz()
+        self.assertEqual(after["queue"]["abandoned"] - before["queue"]["abandoned"],
+                         QUEUE)
+
     def test_everything_works_after_the_burst(self):
         shots, _ = self.burst(6)
         statuses = sorted(r.status for r in self.finish(shots))

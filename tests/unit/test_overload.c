@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -134,12 +135,66 @@ static void test_queued_request_leaves(void **state)
     event_base_free(base);
 }
 
+static int gone_flags[NREQ];
+
+static int is_gone(void *arg)
+{
+    return gone_flags[(int)(intptr_t)arg];
+}
+
+/* Runs that finish their own ticket: an abandoned one never held a slot. */
+static void on_run_release(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+
+    order[nrun++] = overload_abandoned(&tickets[i]) ? -i - 1 : i;
+    overload_release(&tickets[i]);
+}
+
+static void test_clients_gone_from_the_queue_are_skipped(void **state)
+{
+    struct overload *ov;
+    struct overload_stats st;
+
+    (void)state;
+    base = event_base_new();
+    ov = overload_new(base, 1, 3, 0);
+    overload_set_gone_check(ov, is_gone);
+    memset(gone_flags, 0, sizeof(gone_flags));
+    nrun = 0;
+    assert_int_equal(overload_admit(ov, &tickets[0], on_run_release, (void *)0),
+                     OVERLOAD_GO);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(overload_admit(ov, &tickets[i], on_run_release,
+                                        (void *)(intptr_t)i),
+                         OVERLOAD_WAIT);
+    gone_flags[1] = gone_flags[2] = 1; /* two hung up while waiting */
+    overload_release(&tickets[0]);
+    run_loop_for(200);
+    /* 1 and 2 ran only to clean up (abandoned), 3 got the slot. */
+    assert_int_equal(nrun, 3);
+    overload_get_stats(ov, &st);
+    assert_int_equal(st.abandoned, 2);
+    assert_int_equal(st.active, 0);
+    assert_int_equal(st.queued, 0);
+    int seen3 = 0, abandoned = 0;
+    for (int k = 0; k < nrun; k++) {
+        if (order[k] == 3) seen3 = 1;
+        if (order[k] < 0) abandoned++;
+    }
+    assert_true(seen3);
+    assert_int_equal(abandoned, 2);
+    overload_free(ov);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capacity_queue_reject),
         cmocka_unit_test(test_unlimited_goes_at_once),
         cmocka_unit_test(test_queued_request_leaves),
+        cmocka_unit_test(test_clients_gone_from_the_queue_are_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,11 @@ int call_read_json(struct call *c);
 /* JSON for one post; likes < 0 writes null (store down). New reference. */
 json_t *post_json(const struct feed_post *p, int64_t likes, int liked_by_me);
 
+/* The same post JSON written straight into out (the feed page, streams). */
+struct evbuffer;
+void post_json_out(struct evbuffer *out, const struct feed_post *p,
+                   int64_t likes, int liked_by_me);
+
 /* JSON for one user. New reference. */
 json_t *user_json(const struct feed_user *u);
 

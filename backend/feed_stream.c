@@ -206,15 +206,8 @@ static int stream_wants(const struct stream *s, int64_t author_id)
 static void format_event(struct evbuffer *b, const struct feed_post *p)
 {
     evbuffer_add_printf(b, "id: %lld\nevent: post\ndata: ", (long long)p->id);
-    json_out_lit(b, "{\"id\":");
-    json_out_int(b, p->id);
-    json_out_lit(b, ",\"author\":");
-    json_out_str(b, p->author);
-    json_out_lit(b, ",\"text\":");
-    json_out_str(b, p->text);
-    json_out_lit(b, ",\"created_at\":");
-    json_out_int(b, p->created_at);
-    json_out_lit(b, ",\"likes\":0,\"liked_by_me\":false}\n\n");
+    post_json_out(b, p, 0, 0);
+    json_out_lit(b, "\n\n");
 }
 
 /* Push p to every local stream that wants it. The event is formatted once,

@@ -25,6 +25,25 @@ json_t *post_json(const struct feed_post *p, int64_t likes, int liked_by_me)
                      "liked_by_me", liked_by_me);
 }
 
+void post_json_out(struct evbuffer *out, const struct feed_post *p,
+                   int64_t likes, int liked_by_me)
+{
+    json_out_lit(out, "{\"id\":");
+    json_out_int(out, p->id);
+    json_out_lit(out, ",\"author\":");
+    json_out_str(out, p->author);
+    json_out_lit(out, ",\"text\":");
+    json_out_str(out, p->text);
+    json_out_lit(out, ",\"created_at\":");
+    json_out_int(out, p->created_at);
+    json_out_lit(out, ",\"likes\":");
+    json_out_int(out, likes);
+    if (liked_by_me)
+        json_out_lit(out, ",\"liked_by_me\":true}");
+    else
+        json_out_lit(out, ",\"liked_by_me\":false}");
+}
+
 json_t *user_json(const struct feed_user *u)
 {
     return json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I}", "id",
@@ -51,22 +70,8 @@ static void feed_counted(enum store_status st, const int64_t *counts,
     out = evhttp_request_get_output_buffer(c->req);
     json_out_lit(out, "{\"posts\":[");
     for (int i = 0; i < n; i++) {
-        const struct feed_post *p = &c->posts[i];
         if (i > 0) json_out_lit(out, ",");
-        json_out_lit(out, "{\"id\":");
-        json_out_int(out, p->id);
-        json_out_lit(out, ",\"author\":");
-        json_out_str(out, p->author);
-        json_out_lit(out, ",\"text\":");
-        json_out_str(out, p->text);
-        json_out_lit(out, ",\"created_at\":");
-        json_out_int(out, p->created_at);
-        json_out_lit(out, ",\"likes\":");
-        json_out_int(out, counts[i]);
-        if (liked[i])
-            json_out_lit(out, ",\"liked_by_me\":true}");
-        else
-            json_out_lit(out, ",\"liked_by_me\":false}");
+        post_json_out(out, &c->posts[i], counts[i], liked[i]);
     }
     json_out_lit(out, "],\"next_before\":");
     if (c->nposts == c->limit && c->nposts > 0)

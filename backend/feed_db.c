@@ -308,50 +308,46 @@ static void read_post(sqlite3_stmt *st, struct feed_post *p)
     p->created_at = sqlite3_column_int64(st, 4);
 }
 
-enum feed_result feed_db_feed(struct feed_db *db, int64_t user_id,
-                              int64_t before, int limit, struct feed_post *out,
-                              int *n)
+/* Run one of the two page queries (older than a cursor, or newer than
+ * one) bound to (user, cursor, limit) and copy its rows into out. */
+static enum feed_result feed_page(struct feed_db *db, int which,
+                                  const char *what, int64_t user_id,
+                                  int64_t cursor, int limit,
+                                  struct feed_post *out, int *n)
 {
-    sqlite3_stmt *st = db->st[ST_FEED];
+    sqlite3_stmt *st = db->st[which];
     *n = 0;
     if (limit <= 0) return FEED_OK;
     if (limit > FEED_PAGE_MAX) limit = FEED_PAGE_MAX;
     sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int64(st, 2, cursor);
     sqlite3_bind_int(st, 3, limit);
     int rc = SQLITE_DONE;
     while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
         read_post(st, &out[(*n)++]);
     enum feed_result res = FEED_OK;
     if (*n < limit && rc != SQLITE_DONE) {
-        res = db_fail(db, "feed");
+        res = db_fail(db, what);
         *n = 0;
     }
     done(st);
     return res;
 }
 
+enum feed_result feed_db_feed(struct feed_db *db, int64_t user_id,
+                              int64_t before, int limit, struct feed_post *out,
+                              int *n)
+{
+    return feed_page(db, ST_FEED, "feed", user_id,
+                     before > 0 ? before : INT64_MAX, limit, out, n);
+}
+
 enum feed_result feed_db_feed_after(struct feed_db *db, int64_t user_id,
                                     int64_t after, int limit,
                                     struct feed_post *out, int *n)
 {
-    sqlite3_stmt *st = db->st[ST_FEED_AFTER];
-    *n = 0;
-    if (limit <= 0) return FEED_OK;
-    if (limit > FEED_PAGE_MAX) limit = FEED_PAGE_MAX;
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, after > 0 ? after : 0);
-    sqlite3_bind_int(st, 3, limit);
-    int rc = SQLITE_DONE;
-    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        read_post(st, &out[(*n)++]);
-    enum feed_result res = FEED_OK;
-    if (*n < limit && rc != SQLITE_DONE) {
-        res = db_fail(db, "feed after");
-        *n = 0;
-    }
-    done(st);
-    return res;
+    return feed_page(db, ST_FEED_AFTER, "feed after", user_id,
+                     after > 0 ? after : 0, limit, out, n);
 }
 
 enum feed_result feed_db_followees(struct feed_db *db, int64_t user_id,

@@ -109,7 +109,7 @@ class Misbehave(Proc):
 
     def __init__(self, log_dir, mode, name=None, port=None, delay_ms=None,
                  readyz_status=None, events=None, event_interval_ms=None,
-                 hop_headers=False, record=True, wait=True):
+                 hop_headers=False, record=True, wait=True, close_after_ms=None):
         self.port = port or free_port()
         self.id = name or "mb-%s-%d" % (mode, self.port)
         self.mode = mode
@@ -130,6 +130,8 @@ class Misbehave(Proc):
             argv += ["--event-interval-ms", str(event_interval_ms)]
         if hop_headers:
             argv.append("--hop-headers")
+        if close_after_ms is not None:
+            argv += ["--close-after-ms", str(close_after_ms)]
         Proc.__init__(self, self.id, argv, log_dir)
         if wait:
             self.wait_listening()
@@ -168,6 +170,13 @@ class Misbehave(Proc):
         return [r for r in self.requests()
                 if all(r.get(k) == v for k, v in want.items())]
 
+    def idle_closes(self):
+        """close-after-response: [(conn, requests, pending)] for every
+        connection the server closed for idleness (from its stdout)."""
+        return [tuple(int(x) for x in m.groups()) for m in re.finditer(
+            r"^idle-close conn=(\d+) requests=(\d+) pending=(\d)$",
+            self.log_text(), re.M)]
+
 
 # One access-log line: time client method path status backend attempts
 # duration bytes request-id.
@@ -184,7 +193,9 @@ class LoadBalancer(Proc):
                  health_interval=200, fall=None, rise=None, no_health=False,
                  retries=None, timeout_connect=None, timeout_server=None,
                  timeout_client=None, max_body=None, workers=None, extra=(),
-                 port=None, wait=True):
+                 port=None, wait=True, maxconn=None, queue=None,
+                 queue_timeout=None, pool_idle=None, backends_file=None,
+                 backends_dns=None):
         self.port = port or free_port()
         self.admin_port = free_port()
         self.backend_addrs = [addr_of(b) for b in backends]
@@ -197,7 +208,10 @@ class LoadBalancer(Proc):
                 ("--retries", retries), ("--timeout-connect", timeout_connect),
                 ("--timeout-server", timeout_server),
                 ("--timeout-client", timeout_client), ("--max-body", max_body),
-                ("--workers", workers)]
+                ("--workers", workers), ("--maxconn", maxconn),
+                ("--queue", queue), ("--queue-timeout", queue_timeout),
+                ("--pool-idle", pool_idle), ("--backends-file", backends_file),
+                ("--backends-dns", backends_dns)]
         if no_health:
             argv.append("--no-health")
         else:
@@ -264,8 +278,15 @@ class LoadBalancer(Proc):
                           interval=0.02,
                           what="backend %s %s in /stats" % (addr, state))
 
-    def admin_post(self, path):
-        return request(self.admin_port, "POST", path, timeout=2.0)
+    def admin_post(self, path, body=None):
+        return request(self.admin_port, "POST", path, body=body, timeout=2.0)
+
+    def admin_delete(self, path):
+        return request(self.admin_port, "DELETE", path, timeout=2.0)
+
+    def backend_names(self):
+        """Names ("HOST:PORT") of the backends in /stats, in list order."""
+        return [b["name"] for b in self.stats()["backends"]]
 
     # access log
     def access_log(self):

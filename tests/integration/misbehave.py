@@ -5,6 +5,7 @@ Run as its own process, one mode per process:
 
   misbehave.py --port P --name NAME --mode MODE [--delay-ms N] [--log FILE]
                [--readyz-status N] [--events N] [--event-interval-ms N]
+               [--close-after-ms N]
 
 Modes:
   ok                  200 JSON {"served_by", "method", "path"}, keep-alive
@@ -16,20 +17,39 @@ Modes:
   sse                 GET /events: text/event-stream, chunked, --events
                       events "data: N\\n\\n" every --event-interval-ms, flushed
                       one by one, then the end of the stream
+  upgrade             a request with Upgrade gets 101, then every byte is
+                      echoed back upper-cased (a two-way tunnel)
+  close-after-response
+                      answers like count, keep-alive (no Connection: close),
+                      then closes a connection left idle for --close-after-ms
+                      (a plain close, FIN): a backend whose keep-alive timeout
+                      is shorter than the LB's pool timeout
+  close-on-reuse      the first request on a connection is answered like
+                      count, keep-alive; a later request on the same
+                      connection is read (and logged) and the connection
+                      closed with no answer: what a client sees when the
+                      server's keep-alive timeout fires just as its request
+                      is on the wire, made deterministic
 
 Every response carries X-Served-By: NAME. GET /readyz answers
 --readyz-status (200) in every mode but hang, where it hangs too unless
 --readyz-status is given. With --log, every request other than the health
 path is appended to FILE as one JSON line (method, path, headers, body
-length, body, mode) *before* the mode acts on it, so a test can count what
-reached this backend, whatever the mode did next.
+length, body, mode, and "conn"/"conn_seq": the number of the connection,
+in accept order from 1, and of the request on it, from 1) *before* the mode
+acts on it, so a test can count what reached this backend, whatever the
+mode did next. Connections closed by the server for idleness are written to
+stdout as "idle-close conn=N requests=M pending=0|1" (pending=1: a request
+had started to arrive as it closed).
 
 Python 3 standard library only; one thread per connection.
 """
 
 import argparse
+import itertools
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -130,6 +150,8 @@ class Server:
         self.log_lock = threading.Lock()
         self.log_file = open(args.log, "a") if args.log else None
         self.seen = 0
+        self.conn_ids = itertools.count(1)
+        self.out_lock = threading.Lock()
 
     # -- output helpers --------------------------------------------------
     def send_response(self, sock, status, body, keep_alive, ctype="application/json",
@@ -145,13 +167,20 @@ class Server:
             head.append("Connection: close")
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
-    def record(self, method, path, headers, body, framing):
+    def say(self, line):
+        with self.out_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    def record(self, method, path, headers, body, framing, conn=None):
         if self.log_file is None:
             return
         entry = {
             "t": time.time(),
             "name": self.args.name,
             "mode": self.args.mode,
+            "conn": conn.id if conn else None,
+            "conn_seq": conn.served + 1 if conn else None,
             "method": method,
             "path": path,
             "headers": headers,
@@ -170,11 +199,34 @@ class Server:
             self.log_file.flush()
 
     # -- one connection --------------------------------------------------
+    def idle_close(self, conn):
+        """close-after-response: wait up to --close-after-ms for the next
+        request to start; True (and the connection closed) if none did."""
+        if conn.buf:
+            return False
+        r, _, _ = select.select([conn.sock], [], [], self.args.close_after_ms / 1000.0)
+        if r:
+            return False
+        pending = 0
+        try:
+            pending = int(bool(conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)))
+        except (BlockingIOError, OSError):
+            pass
+        conn.sock.close()
+        self.say("idle-close conn=%d requests=%d pending=%d"
+                 % (conn.id, conn.served, pending))
+        return True
+
     def handle(self, sock):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(sock)
+        conn.id = next(self.conn_ids)
+        conn.served = 0
         try:
             while True:
+                if (self.args.mode == "close-after-response" and conn.served > 0
+                        and self.idle_close(conn)):
+                    return
                 try:
                     req = conn.read_request()
                 except (EOFError, ConnectionError):
@@ -183,7 +235,9 @@ class Server:
                     self.send_response(sock, 400, json.dumps(
                         {"error": str(exc)}).encode(), False)
                     return
-                if not self.serve(sock, *req):
+                keep = self.serve(sock, *req, conn=conn)
+                conn.served += 1
+                if not keep:
                     return
         except (BrokenPipeError, ConnectionError, OSError):
             return
@@ -193,7 +247,7 @@ class Server:
             except OSError:
                 pass
 
-    def serve(self, sock, method, path, version, headers, body, framing):
+    def serve(self, sock, method, path, version, headers, body, framing, conn=None):
         """Answer one request; False when the connection must end."""
         a = self.args
         conn_hdr = (header(headers, "Connection") or "").lower()
@@ -207,8 +261,11 @@ class Server:
                 {"status": "ready" if status == 200 else "not ready",
                  "served_by": a.name}).encode(), keep_alive)
             return keep_alive
-        self.record(method, path, headers, body, framing)
+        self.record(method, path, headers, body, framing, conn)
         mode = a.mode
+        if mode == "close-on-reuse" and conn is not None and conn.served > 0:
+            sock.close()
+            return False
         if mode == "hang":
             return self.hang(sock)
         if mode == "reset-after-request":
@@ -229,7 +286,7 @@ class Server:
             return self.sse(sock)
         if mode == "upgrade" and (header(headers, "Upgrade") or ""):
             return self.echo_tunnel(sock, conn_hdr, header(headers, "Upgrade"))
-        if mode == "count":
+        if mode in ("count", "close-after-response", "close-on-reuse"):
             payload = {"served_by": a.name, "method": method, "path": path,
                        "headers": headers, "body_len": len(body),
                        "body": body.decode("latin-1"), "framing": framing}
@@ -308,12 +365,15 @@ def main(argv=None):
     p.add_argument("--name", default=None)
     p.add_argument("--mode", required=True, choices=[
         "ok", "count", "close-mid-response", "hang", "slow",
-        "reset-after-request", "sse", "upgrade"])
+        "reset-after-request", "sse", "upgrade", "close-after-response",
+        "close-on-reuse"])
     p.add_argument("--delay-ms", type=int, default=500)
     p.add_argument("--log", default=None)
     p.add_argument("--readyz-status", type=int, default=None)
     p.add_argument("--events", type=int, default=10)
     p.add_argument("--event-interval-ms", type=int, default=200)
+    p.add_argument("--close-after-ms", type=int, default=100,
+                   help="close-after-response: idle ms before the close")
     p.add_argument("--hop-headers", action="store_true",
                    help="add hop-by-hop headers to every answer")
     args = p.parse_args(argv)

@@ -72,7 +72,8 @@ struct client {
         replayable : 1, upgrade : 1, client_eof : 1, closing : 1,
         resp_started : 1, req_sent : 1, sticky_ok : 1, http10 : 1,
         up_keep : 1,    /* the backend keeps its connection after this answer */
-        parse_pending : 1; /* a pipelined request waits in io.in */
+        parse_pending : 1, /* a pipelined request waits in io.in */
+        stale_retried : 1; /* went again after a stale pooled connection */
     int attempts;
     uint64_t tried;                /* bit i: list index i failed */
     int sticky;                    /* list index from the cookie, or -1 */

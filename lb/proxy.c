@@ -23,6 +23,8 @@
 static void client_close(struct client *c);
 static void client_advance(struct client *c);
 static void exchange_dispatch(struct client *c);
+static void attempt_start(struct client *c, struct lb_backend *be,
+                          int may_reuse);
 static void attempt_failed(struct client *c, enum attempt_failure f);
 static void exchange_finish(struct client *c);
 static void response_pump(struct client *c);
@@ -352,6 +354,7 @@ static void request_start(struct client *c, struct http1_request *r,
     c->started_us = clock_mono_us();
     c->queued_ms = 0;
     c->attempts = 0;
+    c->stale_retried = 0;
     c->tried = 0;
     c->bytes_out = 0;
     c->status = 0;
@@ -525,6 +528,34 @@ static int exchange_enqueue(struct client *c)
     return 0;
 }
 
+/* Start an attempt on be: a pooled connection when may_reuse and one is
+ * idle, else a new one. */
+static void attempt_start(struct client *c, struct lb_backend *be,
+                          int may_reuse)
+{
+    /* A request that cannot be retried after it is sent must not go out on
+     * a pooled connection the backend may have just closed. */
+    int peek = !c->idempotent && !c->has_idem_key;
+
+    c->be = be;
+    c->attempts++;
+    c->req_sent = 0;
+    atomic_fetch_add(&be->active, 1);
+    atomic_fetch_add(&be->requests, 1);
+    c->resp = RESP_HEAD;
+    c->up = may_reuse ? upstream_take_idle(c->w, be, c, peek) : NULL;
+    if (c->up != NULL) {
+        attempt_send(c);
+        return;
+    }
+    c->up = upstream_connect(c->w, be, c);
+    if (c->up == NULL) {
+        attempt_failed(c, FAIL_CONNECT);
+        return;
+    }
+    timer_set(c, TIMER_CONNECT, lb.cfg.timeout_connect);
+}
+
 /* Pick a backend for the request and start an attempt on it. */
 static void exchange_dispatch(struct client *c)
 {
@@ -538,8 +569,6 @@ static void exchange_dispatch(struct client *c)
         .maxconn = (int)lb.cfg.maxconn,
     };
     int idx = balancer_pick(&lb.balancer, &p);
-    struct lb_backend *be;
-    int peek;
 
     if (idx == PICK_FULL) {
         if (exchange_enqueue(c) == 0) return;
@@ -562,29 +591,9 @@ static void exchange_dispatch(struct client *c)
         exchange_finish(c);
         return;
     }
-    be = list->b[idx];
-    c->be = be;
     c->sticky_ok = c->sticky == idx;
-    c->attempts++;
-    c->req_sent = 0;
     c->tried |= 1ull << idx;
-    atomic_fetch_add(&be->active, 1);
-    atomic_fetch_add(&be->requests, 1);
-    c->resp = RESP_HEAD;
-    /* A request that cannot be retried after it is sent must not go out on
-     * a pooled connection the backend may have just closed. */
-    peek = !c->idempotent && !c->has_idem_key;
-    c->up = upstream_take_idle(c->w, be, c, peek);
-    if (c->up != NULL) {
-        attempt_send(c);
-        return;
-    }
-    c->up = upstream_connect(c->w, be, c);
-    if (c->up == NULL) {
-        attempt_failed(c, FAIL_CONNECT);
-        return;
-    }
-    timer_set(c, TIMER_CONNECT, lb.cfg.timeout_connect);
+    attempt_start(c, list->b[idx], 1);
 }
 
 /* The first queued client tries again: back to the state it was in. */
@@ -791,11 +800,27 @@ static void attempt_failed(struct client *c, enum attempt_failure f)
         .retries_max = (int)lb.cfg.retries,
     };
     struct lb_backend *be = c->be;
+    int stale = c->up != NULL && c->up->reused;
 
     timer_clear(c);
     c->last_failure = f;
     attempt_end(c, 0);
-    if (be != NULL) {
+    /* The keep-alive race: a pooled connection that the backend closed as
+     * idle just as we reused it. The backend is fine and saw nothing, so it
+     * is not marked down, and the request goes again on a new connection to
+     * the same backend - once, and outside the --retries budget. A request
+     * that may not be repeated (written, not idempotent, no key) is not:
+     * the close cannot be told from a crash after reading it. */
+    if (stale && !c->resp_started && !c->stale_retried && be != NULL &&
+        (f == FAIL_BEFORE_SEND ||
+         (f == FAIL_AFTER_SEND && (c->idempotent || c->has_idem_key))) &&
+        c->replayable) {
+        c->stale_retried = 1;
+        attempt_start(c, be, 0);
+        return;
+    }
+    rr.attempts -= c->stale_retried;
+    if (be != NULL && !stale) {
         atomic_fetch_add(&be->failures, 1);
         if (!lb.cfg.no_health && retry_marks_down(f) &&
             atomic_exchange(&be->health, BACKEND_DOWN) == BACKEND_UP)

@@ -144,7 +144,7 @@ int backends_set_from_file(const char *path, char *err, size_t errlen)
 {
     char *names[LB_BACKENDS_MAX], line[CFG_HOST_MAX + 16];
     FILE *f = fopen(path, "r");
-    int n = 0, rc;
+    int n = 0, lineno = 0, rc = -1;
 
     if (f == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -152,24 +152,35 @@ int backends_set_from_file(const char *path, char *err, size_t errlen)
     }
     while (fgets(line, sizeof(line), f) != NULL) {
         char *p = line, *end;
+        struct hostport hp;
+        char why[128];
+
+        lineno++;
+        line[strcspn(line, "#\r\n")] = '\0'; /* comments and line ends */
         while (*p == ' ' || *p == '\t') p++;
-        end = p + strcspn(p, "# \t\r\n");
-        *end = '\0';
+        end = p + strlen(p);
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) *--end = '\0';
         if (*p == '\0') continue;
+        if (strpbrk(p, " \t") != NULL ||
+            cfg_parse_hostport(p, &hp, 0, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s line %d: expected one HOST:PORT, got '%s'",
+                     path, lineno, p);
+            goto out;
+        }
         if (n == LB_BACKENDS_MAX) {
             snprintf(err, errlen, "%s: more than %d backends", path,
                      LB_BACKENDS_MAX);
-            n = -n - 1;
-            break;
+            goto out;
         }
-        names[n++] = strdup(p);
-    }
-    fclose(f);
-    if (n < 0) {
-        for (int i = 0; i < -n - 1; i++) free(names[i]);
-        return -1;
+        if ((names[n] = strdup(p)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        n++;
     }
     rc = backends_set_from_names((const char *const *)names, n, err, errlen);
+out:
+    fclose(f);
     for (int i = 0; i < n; i++) free(names[i]);
     return rc;
 }

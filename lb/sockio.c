@@ -20,7 +20,9 @@ int sockio_init(struct sockio *s, struct event_base *base, evutil_socket_t fd,
         return -1;
     }
     event_assign(&s->rev, base, fd, EV_READ | EV_PERSIST, on_read, arg);
-    event_assign(&s->wev, base, fd, EV_WRITE | EV_PERSIST, on_write, arg);
+    s->wev = NULL;
+    s->on_write = on_write;
+    s->arg = arg;
     s->writing = 0;
     s->reading = 1;
     event_add(&s->rev, NULL);
@@ -31,7 +33,8 @@ void sockio_close(struct sockio *s)
 {
     if (s->in == NULL) return;
     event_del(&s->rev);
-    event_del(&s->wev);
+    if (s->wev != NULL) event_free(s->wev);
+    s->wev = NULL;
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     evbuffer_free(s->in);
@@ -89,16 +92,25 @@ enum sockio_result sockio_flush(struct sockio *s)
     }
     if (evbuffer_get_length(s->out) == 0) {
         if (s->writing) {
-            event_del(&s->wev);
+            event_del(s->wev);
             s->writing = 0;
         }
         return SOCKIO_OK;
     }
-    if (!s->writing) {
-        event_add(&s->wev, NULL);
-        s->writing = 1;
+    return sockio_want_write(s) == 0 ? SOCKIO_AGAIN : SOCKIO_ERROR;
+}
+
+int sockio_want_write(struct sockio *s)
+{
+    if (s->writing) return 0;
+    if (s->wev == NULL) {
+        s->wev = event_new(event_get_base(&s->rev), s->fd,
+                           EV_WRITE | EV_PERSIST, s->on_write, s->arg);
+        if (s->wev == NULL) return -1;
     }
-    return SOCKIO_AGAIN;
+    event_add(s->wev, NULL);
+    s->writing = 1;
+    return 0;
 }
 
 void sockio_set_reading(struct sockio *s, int on)

@@ -23,8 +23,12 @@ enum sockio_result {
 
 struct sockio {
     evutil_socket_t fd;
-    struct event rev, wev; /* rev persistent while reading; wev only while
-                              output is blocked */
+    struct event rev;      /* persistent while reading */
+    struct event *wev;     /* made on the first blocked write: most
+                              connections never need one, and an idle
+                              connection is cheaper without it */
+    event_callback_fn on_write;
+    void *arg;
     struct evbuffer *in, *out;
     unsigned reading : 1, writing : 1;
 };
@@ -44,6 +48,10 @@ enum sockio_result sockio_read(struct sockio *s, size_t max);
 /* Write what s->out holds. Arms EV_WRITE while something is left; disarms
  * it when all is written. */
 enum sockio_result sockio_flush(struct sockio *s);
+
+/* Ask for on_write when the socket becomes writable (a connect's outcome).
+ * Returns 0 or -1 (no memory). */
+int sockio_want_write(struct sockio *s);
 
 /* Pause or resume reading (backpressure); no system call when unchanged. */
 void sockio_set_reading(struct sockio *s, int on);

@@ -75,8 +75,13 @@ struct upstream *upstream_connect(struct worker *w, struct lb_backend *be,
     u->owner = owner;
     atomic_fetch_add(&be->refs, 1);
     /* The connect's outcome arrives as writability. */
-    u->io.writing = 1;
-    event_add(&u->io.wev, NULL);
+    if (sockio_want_write(&u->io) != 0) {
+        sockio_close(&u->io);
+        atomic_fetch_sub(&be->refs, 1);
+        free(u);
+        errno = ENOMEM;
+        return NULL;
+    }
     return u;
 }
 

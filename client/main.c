@@ -26,7 +26,7 @@
 
 /* Every flag of both subcommands lands here. */
 struct flags {
-    const char *url, *path, *user, *password, *csv;
+    const char *url, *path, *user, *password, *csv, *json;
     long rate, clients, duration, timeout_ms, max_inflight;
     int colour; /* 0 auto, 1 always, 2 never */
 };
@@ -51,6 +51,9 @@ static const struct cfg_opt watch_opts[] = {
     {"max-inflight", CFG_INT, "1000", 1, RUN_INFLIGHT_MAX, NULL,
      "requests out at once; beyond, a due request counts as 'overflow'",
      &f.max_inflight},
+    {"json", CFG_STR, NULL, 0, 0, NULL,
+     "also write the summary to FILE as JSON (for programs: the labs)",
+     &f.json},
     {"color", CFG_ENUM, "auto", 0, 0, "auto|always|never",
      "ANSI colour (auto: when stdout is a terminal and NO_COLOR is unset)",
      &f.colour},
@@ -82,9 +85,15 @@ static const struct cfg_opt load_opts[] = {
     {"max-inflight", CFG_INT, "1000", 1, RUN_INFLIGHT_MAX, NULL,
      "open loop: requests out at once; beyond, 'overflow'",
      &f.max_inflight},
+    {"json", CFG_STR, NULL, 0, 0, NULL,
+     "also write the summary to FILE as JSON (for programs: the labs)",
+     &f.json},
     {"color", CFG_ENUM, "auto", 0, 0, "auto|always|never",
      "ANSI colour in the table", &f.colour},
 };
+
+/* Where run.c writes the --json summary (NULL: nowhere). */
+extern FILE *run_json_out;
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -222,12 +231,24 @@ int main(int argc, char **argv)
         }
         report_csv_header(o.csv);
     }
+    if (f.json != NULL) {
+        run_json_out = fopen(f.json, "w");
+        if (run_json_out == NULL) {
+            snprintf(err, sizeof(err), "cannot write --json %s: %m", f.json);
+            if (o.csv != NULL) fclose(o.csv);
+            return bad_usage(sub, err);
+        }
+    }
     /* A write to a connection the server reset must fail with EPIPE, not
      * kill us. */
     signal(SIGPIPE, SIG_IGN);
     rc = run(&o);
     if (o.csv != NULL && fclose(o.csv) != 0) {
         fprintf(stderr, PROG ": writing %s failed\n", f.csv);
+        if (rc == 0) rc = 1;
+    }
+    if (run_json_out != NULL && fclose(run_json_out) != 0) {
+        fprintf(stderr, PROG ": writing %s failed\n", f.json);
         if (rc == 0) rc = 1;
     }
     return rc;

@@ -19,6 +19,9 @@
 #include "report.h"
 #include "stats.h"
 
+/* --json FILE: the summary as JSON as well (main.c sets it). */
+FILE *run_json_out;
+
 #define RUN_SEND_BATCH_MAX 1000    /* requests started per timer callback */
 #define RUN_LOGIN_RETRY_US 500000  /* after a failed login, wait this long */
 #define RUN_BACKOFF_MS 10          /* closed loop: pause after a failure */
@@ -64,6 +67,7 @@ struct run {
     int have_session;       /* logged in, and no 401 since */
     int64_t next_login_us;  /* no login attempt before this */
     int exit_code;
+    struct hist ok_hist;    /* latency of the ok (2xx/3xx) answers only */
 };
 
 static void run_send_cb(evutil_socket_t fd, short what, void *arg);
@@ -232,6 +236,8 @@ static void run_result(const struct pool_result *res, void *arg)
         if (res->error == POOL_OK) {
             stats_answer(&r->stats, next, res->status,
                          res->done_us - res->req.intended_us, res->served_by);
+            if (res->status >= 200 && res->status < 400)
+                hist_record(&r->ok_hist, res->done_us - res->req.intended_us);
             if (res->status == 401 && r->o->user[0] != '\0') {
                 r->have_session = 0;
                 run_login(r, 1);
@@ -360,6 +366,61 @@ static void run_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* {"p50":ms,"p90":ms,"p99":ms,"max":ms} of h; nulls when it is empty. */
+static json_t *json_latency(const struct hist *h)
+{
+    static const double qs[] = {50.0, 90.0, 99.0, 100.0};
+    static const char *names[] = {"p50", "p90", "p99", "max"};
+    json_t *o = json_object();
+
+    for (size_t i = 0; o != NULL && i < sizeof(qs) / sizeof(qs[0]); i++) {
+        int64_t us = hist_percentile(h, qs[i]);
+        json_object_set_new(o, names[i],
+                            us < 0 ? json_null() : json_real((double)us / 1e3));
+    }
+    return o;
+}
+
+/* --json: the whole run's numbers, for programs (the labs). */
+static void run_write_json(const struct run *r, const struct report_run *rr)
+{
+    const struct stats_window *t = &r->stats.total;
+    json_t *o, *errs = json_object(), *served = json_object();
+    char code[16];
+
+    for (int st = 0; errs != NULL && st < STATS_STATUS_MAX; st++) {
+        if (t->status[st] == 0) continue;
+        snprintf(code, sizeof(code), "%d", st);
+        json_object_set_new(errs, code, json_integer((json_int_t)t->status[st]));
+    }
+    for (int k = 0; errs != NULL && k < KIND_COUNT; k++)
+        if (t->kind[k] > 0)
+            json_object_set_new(errs, stats_kind_name(k),
+                                json_integer((json_int_t)t->kind[k]));
+    for (int i = 0; served != NULL && i < r->stats.nnames; i++)
+        if (t->served[i] > 0)
+            json_object_set_new(served, r->stats.names[i],
+                                json_integer((json_int_t)t->served[i]));
+    o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, "
+                  "s:o*, s:o*, s:o*, s:o*, s:I, s:I, s:I}",
+                  "mode", rr->mode, "target", rr->target, "user", rr->user,
+                  "rate", (json_int_t)rr->rate, "clients", (json_int_t)rr->clients,
+                  "duration_s", (json_int_t)rr->duration_s,
+                  "elapsed_s", rr->elapsed_s,
+                  "sent", (json_int_t)t->sent, "ok", (json_int_t)t->ok,
+                  "errors", (json_int_t)t->errors, "unfinished", rr->unfinished,
+                  "errors_by", errs, "latency_ms", json_latency(&t->hist),
+                  "ok_latency_ms", json_latency(&r->ok_hist), "served", served,
+                  "logins", (json_int_t)r->stats.logins,
+                  "relogins", (json_int_t)r->stats.relogins,
+                  "login_failures", (json_int_t)r->stats.login_failures);
+    if (o == NULL || json_dumpf(o, run_json_out,
+                               JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0 ||
+        fputc('\n', run_json_out) == EOF)
+        log_warn("could not write the --json summary");
+    json_decref(o);
+}
+
 /* Print the partial last second (if anything happened in it) and the
  * summary, then leave the loop. */
 static void run_finish(struct run *r)
@@ -383,6 +444,7 @@ static void run_finish(struct run *r)
             report_load_table(stdout, &rr, &r->stats);
         else
             report_watch_summary(stdout, &rr, &r->stats);
+        if (run_json_out != NULL) run_write_json(r, &rr);
     }
     event_base_loopbreak(r->base);
 }
@@ -473,6 +535,7 @@ int run(const struct run_opts *o)
     memset(&r, 0, sizeof(r));
     r.o = o;
     stats_init(&r.stats);
+    hist_reset(&r.ok_hist);
     jar_init(&r.jar);
     if (run_setup(&r, err, sizeof(err)) != 0) {
         fprintf(stderr, "sb-client: %s\n", err);

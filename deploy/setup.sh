@@ -9,8 +9,8 @@ SB_BUILD_PACKAGES="build-essential cmake pkg-config libevent-dev libhiredis-dev
   libsqlite3-dev libjansson-dev libsodium-dev libcmocka-dev python3"
 SB_RUN_PACKAGES="redis-server curl python3"
 # Only the tests need these: docker-compose checks the compose file,
-# chromium runs the dashboard's browser test.
-SB_TEST_PACKAGES="valgrind docker-compose chromium"
+# chromium runs the dashboard's browser test, gnuplot draws the overload lab.
+SB_TEST_PACKAGES="valgrind docker-compose chromium gnuplot-nox"
 
 # True when every named Debian package is installed.
 sb_have_packages() {

@@ -288,6 +288,12 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
         }
         if (c->resp == RESP_TUNNEL && c->up != NULL)
             shutdown(c->up->io.fd, SHUT_WR);
+        /* A stream with no end (SSE, a body until close) to a client that
+         * has hung up would run until the next write fails: stop it now. */
+        if (c->resp == RESP_BODY && c->resp_body != HTTP1_BODY_LENGTH) {
+            head_log(c);
+            client_close(c);
+        }
         return;
     }
     client_advance(c);

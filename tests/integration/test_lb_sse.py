@@ -101,5 +101,33 @@ class SseTest(LbTestCase):
             self.assertLess(events[0][0] - t0, 0.3)
 
 
+class SseHangUpTest(LbTestCase):
+
+    def test_a_client_that_hangs_up_ends_the_stream_at_once(self):
+        # A stream with no end: when its client hangs up, the LB ends it
+        # now, not at the next write that happens to fail.
+        import socket
+        sse = self.start_misbehave("sse", name="sse", events=100,
+                                   event_interval_ms=1000)
+        lb = self.start_lb([sse], workers=1)
+        with RawClient(lb.port, timeout=5.0) as c:
+            c.send(b"GET /events HTTP/1.1\r\nHost: lb\r\n\r\n")
+            status, _, _ = c.read_head(timeout=5.0)
+            self.assertEqual(status, 200)
+            self.assertTrue(c.read_chunk(timeout=5.0))   # the first event
+            t0 = time.monotonic()
+            c.sock.shutdown(socket.SHUT_WR)
+            c.sock.settimeout(0.2)
+            closed = False
+            while time.monotonic() - t0 < 3.0 and not closed:
+                try:
+                    closed = c.sock.recv(4096) == b""
+                except socket.timeout:
+                    pass
+            took = time.monotonic() - t0
+        self.assertTrue(closed, "the LB kept the stream open after the hang-up")
+        self.assertLess(took, 0.8, "closed after %.2fs: it waited for a write" % took)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -11,6 +11,8 @@
 #ifndef SB_LB_DASHBOARD_H
 #define SB_LB_DASHBOARD_H
 
+#include <stddef.h>
+
 struct event_base;
 struct evhttp_request;
 
@@ -55,5 +57,8 @@ void dashboard_events(struct evhttp_request *req);
  * proxy)" or "up", and skips those already explained this way. */
 void dashboard_note(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+
+/* The dashboard's HTML (dashboard_page.c); *len gets its length. */
+const char *dashboard_html_text(size_t *len);
 
 #endif

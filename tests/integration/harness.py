@@ -269,12 +269,12 @@ class RedisServer(Proc):
 
 
 class Backend(Proc):
-    """An sb-backend serving on a free loopback port."""
+    """An sb-backend serving on a free loopback port (or the one given)."""
 
     def __init__(self, log_dir, db, name="backend", sessions="redis",
                  redis=None, extra=(), env=None, wait=True, wait_store=None,
-                 nofile=None):
-        self.port = free_port()
+                 nofile=None, port=None):
+        self.port = port or free_port()
         self.id = name
         argv = [backend_bin(), "--listen", "%s:%d" % (HOST, self.port),
                 "--id", name, "--db", db, "--sessions", sessions,
@@ -334,14 +334,16 @@ _SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                       "runtime error:")
 
 
-def sanitizer_reports(procs):
-    """Text of any sanitizer error in the logs of the given processes."""
+def sanitizer_reports(procs, kinds=(Backend,), markers=_SANITIZER_MARKERS):
+    """Text of any sanitizer error in the logs of the given processes that
+    are instances of kinds: per log, the first of markers found and what
+    follows it."""
     found = []
     for p in procs:
-        if not isinstance(p, Backend):
+        if not isinstance(p, kinds):
             continue
         text = p.log_text()
-        for marker in _SANITIZER_MARKERS:
+        for marker in markers:
             i = text.find(marker)
             if i >= 0:
                 found.append("%s (%s): %s" % (p.name, p.log_path, text[i:i + 1500]))

@@ -16,8 +16,8 @@ import sys
 import time
 
 from harness import (HOST, Backend, ClusterTestCase, Proc, Response, Timeout,
-                     backend_bin, build_dir, free_port, port_refuses, request,
-                     wait_until)
+                     build_dir, free_port, port_refuses, request,
+                     sanitizer_reports, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -57,22 +57,14 @@ def addr_of(b):
 
 
 # Markers of AddressSanitizer / UBSan errors in any log (leaks left out).
-_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
-                      "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
+_LB_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
+                         "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
 
 
 def lb_sanitizer_reports(procs):
-    found = []
-    for p in procs:
-        if not isinstance(p, LoadBalancer):
-            continue
-        text = p.log_text()
-        for marker in _SANITIZER_MARKERS:
-            i = text.find(marker)
-            if i >= 0:
-                found.append("%s (%s): %s" % (p.name, p.log_path, text[i:i + 1500]))
-                break
-    return "\n".join(found)
+    """harness.sanitizer_reports for the sb-lb processes among procs."""
+    return sanitizer_reports(procs, kinds=(LoadBalancer,),
+                             markers=_LB_SANITIZER_MARKERS)
 
 
 # --------------------------------------------------------------------------
@@ -85,19 +77,8 @@ class SbBackend(Backend):
 
     def __init__(self, log_dir, db, port=None, name="backend", sessions="redis",
                  redis=None, extra=(), wait=True):
-        self.port = port or free_port()
-        self.id = name
-        argv = [backend_bin(), "--listen", "%s:%d" % (HOST, self.port),
-                "--id", name, "--db", db, "--sessions", sessions,
-                "--log-level", "info"]
-        if redis is not None:
-            argv += ["--redis", redis]
-        argv += [str(a) for a in extra]
-        Proc.__init__(self, name, argv, log_dir)
-        if wait:
-            self.wait_healthy()
-            if sessions == "redis" and redis is not None:
-                self.wait_sessions("up")
+        super().__init__(log_dir, db, name=name, sessions=sessions,
+                         redis=redis, extra=extra, wait=wait, port=port)
 
     @property
     def addr(self):

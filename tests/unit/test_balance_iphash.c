@@ -10,28 +10,14 @@
 
 #include <cmocka.h>
 
-#include "balancer.h"
-
 #define NB 4
 #define CLIENTS 3000
-static struct lb_backend be[NB];
-static struct lb_backend *list[NB];
-static struct balancer bal;
+#include "balance_fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    memset(be, 0, sizeof(be));
-    for (int i = 0; i < NB; i++) {
-        snprintf(be[i].name, sizeof(be[i].name), "127.0.0.1:%d", 9001 + i);
-        be[i].name_hash = balancer_hash(be[i].name, strlen(be[i].name));
-        atomic_init(&be[i].health, BACKEND_UP);
-        atomic_init(&be[i].admin, ADMIN_ENABLED);
-        atomic_init(&be[i].active, 0);
-        list[i] = &be[i];
-    }
-    balancer_init(&bal, POLICY_IP_HASH);
-    return 0;
+    return fixture_setup(POLICY_IP_HASH);
 }
 
 /* The hash of client c: its IPv4 address 10.0.x.y as the proxy would hash
@@ -45,8 +31,9 @@ static uint32_t client(int c)
 
 static int pick(int n, uint32_t ch)
 {
-    struct lb_pick p = {.backends = list, .n = n, .tried = 0,
-                        .client_hash = ch, .sticky = -1, .maxconn = 0};
+    struct lb_pick p = fixture_pick(n);
+
+    p.client_hash = ch;
     return balancer_pick(&bal, &p);
 }
 
@@ -157,9 +144,9 @@ static void test_tried_is_second_choice(void **state)
     for (int c = 0; c < 300; c++) {
         uint32_t ch = client(c);
         int first = pick(3, ch);
-        struct lb_pick p = {.backends = list, .n = 3,
-                            .tried = UINT64_C(1) << first,
-                            .client_hash = ch, .sticky = -1, .maxconn = 0};
+        struct lb_pick p = fixture_pick(3);
+        p.tried = UINT64_C(1) << first;
+        p.client_hash = ch;
         int second = balancer_pick(&bal, &p);
         assert_int_not_equal(second, first);
         atomic_store(&be[first].health, BACKEND_DOWN);
@@ -174,10 +161,11 @@ static void test_full_waits_for_own(void **state)
 {
     uint32_t ch = client(7);
     int own = pick(3, ch);
-    struct lb_pick p = {.backends = list, .n = 3, .tried = 0,
-                        .client_hash = ch, .sticky = -1, .maxconn = 2};
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
+    p.client_hash = ch;
+    p.maxconn = 2;
     atomic_store(&be[own].active, 2);
     assert_int_equal(balancer_pick(&bal, &p), PICK_FULL);
     atomic_store(&be[own].active, 1);
@@ -199,8 +187,9 @@ static void test_none(void **state)
     atomic_store(&be[2].admin, ADMIN_DRAIN); /* no new clients, none sticky */
     for (int c = 0; c < 50; c++)
         assert_int_equal(pick(3, client(c)), PICK_NONE);
-    struct lb_pick p = {.backends = list, .n = 4, .tried = 1u << 3,
-                        .client_hash = client(1), .sticky = -1, .maxconn = 0};
+    struct lb_pick p = fixture_pick(4);
+    p.tried = 1u << 3;
+    p.client_hash = client(1);
     assert_int_equal(balancer_pick(&bal, &p), PICK_NONE);
 }
 

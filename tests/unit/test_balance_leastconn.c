@@ -9,33 +9,13 @@
 
 #include <cmocka.h>
 
-#include "balancer.h"
-
 #define NB 4
-static struct lb_backend be[NB];
-static struct lb_backend *list[NB];
-static struct balancer bal;
+#include "balance_fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    memset(be, 0, sizeof(be));
-    for (int i = 0; i < NB; i++) {
-        snprintf(be[i].name, sizeof(be[i].name), "127.0.0.1:%d", 9001 + i);
-        atomic_init(&be[i].health, BACKEND_UP);
-        atomic_init(&be[i].admin, ADMIN_ENABLED);
-        atomic_init(&be[i].active, 0);
-        list[i] = &be[i];
-    }
-    balancer_init(&bal, POLICY_LEAST_CONN);
-    return 0;
-}
-
-static struct lb_pick mkpick(int n)
-{
-    struct lb_pick p = {.backends = list, .n = n, .tried = 0,
-                        .client_hash = 0, .sticky = -1, .maxconn = 0};
-    return p;
+    return fixture_setup(POLICY_LEAST_CONN);
 }
 
 static void set_active(int a0, int a1, int a2)
@@ -49,7 +29,7 @@ static void set_active(int a0, int a1, int a2)
  * each position in turn, and several picks start the scan everywhere. */
 static void test_picks_min(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     assert_string_equal(bal.ops->name, "least-conn");
@@ -68,7 +48,7 @@ static void test_picks_min(void **state)
  * stays level (never more than one apart). */
 static void test_follows_load(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     set_active(4, 0, 2);
@@ -86,7 +66,7 @@ static void test_follows_load(void **state)
  * a tied pair behind a busier backend shares exactly half and half. */
 static void test_ties_spread(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
     int seen[3] = {0};
 
     (void)state;
@@ -113,7 +93,7 @@ static void test_ties_spread(void **state)
  * idle they are. */
 static void test_skips_ineligible(void **state)
 {
-    struct lb_pick p = mkpick(4);
+    struct lb_pick p = fixture_pick(4);
 
     (void)state;
     set_active(0, 0, 0);
@@ -133,7 +113,7 @@ static void test_skips_ineligible(void **state)
 
 static void test_full_and_none(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     p.maxconn = 3;

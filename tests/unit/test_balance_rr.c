@@ -11,39 +11,18 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "balancer.h"
-
 #define NB 8
-static struct lb_backend be[NB];
-static struct lb_backend *list[NB];
-static struct balancer bal;
+#include "balance_fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    memset(be, 0, sizeof(be));
-    for (int i = 0; i < NB; i++) {
-        snprintf(be[i].name, sizeof(be[i].name), "127.0.0.1:%d", 9001 + i);
-        be[i].name_hash = balancer_hash(be[i].name, strlen(be[i].name));
-        atomic_init(&be[i].health, BACKEND_UP);
-        atomic_init(&be[i].admin, ADMIN_ENABLED);
-        atomic_init(&be[i].active, 0);
-        list[i] = &be[i];
-    }
-    balancer_init(&bal, POLICY_ROUND_ROBIN);
-    return 0;
-}
-
-static struct lb_pick mkpick(int n)
-{
-    struct lb_pick p = {.backends = list, .n = n, .tried = 0,
-                        .client_hash = 0, .sticky = -1, .maxconn = 0};
-    return p;
+    return fixture_setup(POLICY_ROUND_ROBIN);
 }
 
 static void test_strict_rotation(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     for (int k = 0; k < 9; k++)
@@ -54,7 +33,7 @@ static void test_strict_rotation(void **state)
  * would give 0,2,2,0,2,2. */
 static void test_down_backend_even(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
     int count[3] = {0};
 
     (void)state;
@@ -73,7 +52,7 @@ static void test_down_backend_even(void **state)
  * turn, each exactly a third. */
 static void test_two_out_even(void **state)
 {
-    struct lb_pick p = mkpick(5);
+    struct lb_pick p = fixture_pick(5);
     static const int want[] = {0, 3, 4};
     int count[5] = {0};
 
@@ -93,7 +72,7 @@ static void test_two_out_even(void **state)
 /* A draining backend gets no new requests from round-robin. */
 static void test_drain_not_picked(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     atomic_store(&be[0].admin, ADMIN_DRAIN);
@@ -103,7 +82,7 @@ static void test_drain_not_picked(void **state)
 
 static void test_skips_tried(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     p.tried = 1u << 1;
@@ -119,7 +98,7 @@ static void test_tried_high_bit(void **state)
 {
     static struct lb_backend many[LB_BACKENDS_MAX];
     struct lb_backend *ml[LB_BACKENDS_MAX];
-    struct lb_pick p = mkpick(LB_BACKENDS_MAX);
+    struct lb_pick p = fixture_pick(LB_BACKENDS_MAX);
 
     (void)state;
     memset(many, 0, sizeof(many));
@@ -138,7 +117,7 @@ static void test_tried_high_bit(void **state)
 
 static void test_all_tried_none(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     p.tried = 0x7;
@@ -149,7 +128,7 @@ static void test_all_tried_none(void **state)
 
 static void test_all_down_none(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     for (int i = 0; i < 3; i++)
@@ -166,7 +145,7 @@ static void test_all_down_none(void **state)
 
 static void test_maxconn_full(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     p.maxconn = 2;
@@ -196,7 +175,7 @@ static void test_maxconn_full(void **state)
  * the rotation for everyone else. */
 static void test_full_keeps_rotation(void **state)
 {
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     (void)state;
     p.maxconn = 1;
@@ -213,7 +192,7 @@ static void test_full_keeps_rotation(void **state)
 
 static void test_n_zero(void **state)
 {
-    struct lb_pick p = mkpick(0);
+    struct lb_pick p = fixture_pick(0);
 
     (void)state;
     assert_int_equal(balancer_pick(&bal, &p), PICK_NONE);
@@ -225,7 +204,7 @@ static void test_n_zero(void **state)
 /* The list can grow between picks: the rotation follows the new n. */
 static void test_list_grows(void **state)
 {
-    struct lb_pick p = mkpick(2);
+    struct lb_pick p = fixture_pick(2);
 
     (void)state;
     assert_int_equal(balancer_pick(&bal, &p), 0);
@@ -250,7 +229,7 @@ struct rr_worker {
 static void *rr_thread(void *arg)
 {
     struct rr_worker *w = arg;
-    struct lb_pick p = mkpick(3);
+    struct lb_pick p = fixture_pick(3);
 
     for (int k = 0; k < PICKS_PER_THREAD; k++) {
         int i = balancer_pick(&bal, &p);

@@ -9,32 +9,21 @@
 
 #include <cmocka.h>
 
-#include "balancer.h"
-
 #define NB 3
-static struct lb_backend be[NB];
-static struct lb_backend *list[NB];
-static struct balancer bal;
+#include "balance_fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    memset(be, 0, sizeof(be));
-    for (int i = 0; i < NB; i++) {
-        snprintf(be[i].name, sizeof(be[i].name), "127.0.0.1:%d", 9001 + i);
-        atomic_init(&be[i].health, BACKEND_UP);
-        atomic_init(&be[i].admin, ADMIN_ENABLED);
-        atomic_init(&be[i].active, 0);
-        list[i] = &be[i];
-    }
-    balancer_init(&bal, POLICY_STICKY);
-    return 0;
+    return fixture_setup(POLICY_STICKY);
 }
 
+/* A pick over all NB backends with the cookie naming backend sticky. */
 static struct lb_pick mkpick(int sticky)
 {
-    struct lb_pick p = {.backends = list, .n = NB, .tried = 0,
-                        .client_hash = 0, .sticky = sticky, .maxconn = 0};
+    struct lb_pick p = fixture_pick(NB);
+
+    p.sticky = sticky;
     return p;
 }
 

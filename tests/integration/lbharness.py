@@ -56,8 +56,9 @@ def addr_of(b):
     return "%s:%d" % (HOST, b.port)
 
 
-# Markers of AddressSanitizer / UBSan errors in any log (leaks left out).
-_LB_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
+# Markers of AddressSanitizer, LeakSanitizer and UBSan reports in any log.
+_LB_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                         "runtime error:",
                          "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
 
 

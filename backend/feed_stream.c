@@ -16,7 +16,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -25,6 +24,7 @@
 #include "clock.h"
 #include "json_out.h"
 #include "log.h"
+#include "redis_link.h"
 
 #define STREAM_RECENT_IDS 16          /* post ids a stream remembers sending,
                                          so a replayed post that also comes
@@ -41,9 +41,6 @@
                                          are under 2 KiB */
 #define PUBLISH_PENDING_MAX 1000      /* PUBLISHes awaiting Redis; beyond it
                                          posts stay local */
-#define REDIS_HOST_MAX 256
-#define REDIS_BACKOFF_MIN_MS 100      /* first retry after a lost link */
-#define REDIS_BACKOFF_MAX_MS 2000     /* retries never wait longer */
 #define REDIS_WATCHDOG_MS 250         /* how often the links are checked */
 #define REDIS_CONNECT_DEADLINE_MS 1000 /* connect (+ SUBSCRIBE) by then */
 #define REDIS_REPLY_DEADLINE_MS 1000  /* replies due and none for this long:
@@ -57,26 +54,13 @@
 
 /* ---- types ------------------------------------------------------------- */
 
-enum link_state {
-    LINK_OFF,         /* no Redis configured */
-    LINK_DOWN,        /* no connection; a retry is scheduled */
-    LINK_CONNECTING,  /* TCP connect in progress */
-    LINK_SUBSCRIBING, /* subscriber: SUBSCRIBE sent, not confirmed */
-    LINK_UP           /* publishing, or receiving messages */
-};
-
-enum reported { REPORTED_NONE, REPORTED_UP, REPORTED_DOWN }; /* logs */
-
-struct redis_link {
+/* One of the two Redis links. rl.state is REDIS_LINK_OFF when no Redis is
+ * configured; the subscriber's HANDSHAKE is "SUBSCRIBE sent, not
+ * confirmed". */
+struct pubsub_link {
     struct feed_stream *fs;
-    const char *name;       /* "publisher" or "subscriber", for logs */
+    struct redis_link rl;
     int subscriber;
-    enum link_state state;
-    redisAsyncContext *ac;  /* NULL unless CONNECTING, SUBSCRIBING or UP */
-    int64_t since_ms;       /* when state last changed */
-    int backoff_ms;
-    enum reported reported;
-    struct event *retry_timer;
     long pending;           /* replies due on this connection */
     int64_t progress_ms;    /* last reply, or when pending left 0 */
     int64_t beat_ms;        /* subscriber: last heartbeat sent */
@@ -100,7 +84,6 @@ struct stream {
 struct feed_stream {
     struct backend_app *app;
     struct feed_stream_opts o;
-    char host[REDIS_HOST_MAX];
     char origin[ORIGIN_LEN + 1];  /* this process, in every message it sends */
     struct stream *streams;
     long nstreams;
@@ -108,7 +91,7 @@ struct feed_stream {
     struct evbuffer *event;       /* one post, formatted once per fan-out */
     struct evbuffer *chunk;       /* what one send hands to evhttp */
     int64_t *ids;                 /* FEED_STREAM_FOLLOWEES_MAX, to load into */
-    struct redis_link pub, sub;
+    struct pubsub_link pub, sub;
     int closing;                  /* feed_stream_free is running */
     int64_t warned_slow_ms, warned_bad_ms, warned_publish_ms;
     uint64_t opened, dropped, delivered, published, unpublished,
@@ -440,73 +423,20 @@ static void take_message(struct feed_stream *fs, const char *data, size_t len)
 
 /* ---- Redis links ----------------------------------------------------------
  *
- * The session store's pattern (session_redis.c): named states, a retry
- * timer with exponential backoff, a watchdog for connects and replies that
- * never come. Callbacks of a context we have let go (l->ac moved on) are
- * ignored. */
+ * Each a redis_link (redis_link.c: states, reconnects with backoff), and
+ * here a watchdog for replies that never come. Callbacks of a context we
+ * have let go (l->rl.ac moved on) are ignored. */
 
-static void link_set(struct redis_link *l, enum link_state to)
+/* The link is trusted: publishing, or receiving messages. */
+static void pubsub_up(struct pubsub_link *l)
 {
-    l->state = to;
-    l->since_ms = clock_mono_ms();
-}
-
-static void link_schedule_retry(struct redis_link *l)
-{
-    struct timeval tv;
-
-    if (l->fs->closing || evtimer_pending(l->retry_timer, NULL)) return;
-    tv.tv_sec = l->backoff_ms / 1000;
-    tv.tv_usec = (l->backoff_ms % 1000) * 1000;
-    evtimer_add(l->retry_timer, &tv);
-    l->backoff_ms *= 2;
-    if (l->backoff_ms > REDIS_BACKOFF_MAX_MS)
-        l->backoff_ms = REDIS_BACKOFF_MAX_MS;
-}
-
-/* The connection is gone (or never came): forget it - hiredis or the
- * caller frees it - say so once, retry later. */
-static void link_lost(struct redis_link *l, const char *why)
-{
-    struct feed_stream *fs = l->fs;
-
-    l->ac = NULL;
-    l->pending = 0;
-    link_set(l, LINK_DOWN);
-    if (fs->closing) return;
-    if (l->reported != REPORTED_DOWN) {
-        log_warn("streams: redis %s:%d %s down (%s); posts stay on this "
-                 "backend until it is back", fs->host, fs->o.redis_port,
-                 l->name, why && *why ? why : "unknown");
-        l->reported = REPORTED_DOWN;
-    }
-    link_schedule_retry(l);
-}
-
-static void link_up(struct redis_link *l)
-{
-    link_set(l, LINK_UP);
-    l->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    redis_link_ready(&l->rl);
     l->pending = 0;
     l->progress_ms = l->beat_ms = clock_mono_ms();
-    if (l->reported != REPORTED_UP) {
-        log_info("streams: redis %s:%d %s up", l->fs->host,
-                 l->fs->o.redis_port, l->name);
-        l->reported = REPORTED_UP;
-    }
-}
-
-/* Drop the connection now; never from one of its hiredis callbacks. */
-static void link_drop(struct redis_link *l, const char *why)
-{
-    redisAsyncContext *ac = l->ac;
-
-    link_lost(l, why);
-    if (ac) redisAsyncFree(ac);
 }
 
 /* One more reply due on l. */
-static void link_expect(struct redis_link *l)
+static void link_expect(struct pubsub_link *l)
 {
     if (l->pending++ == 0) l->progress_ms = clock_mono_ms();
 }
@@ -516,11 +446,11 @@ static void link_expect(struct redis_link *l)
  * heartbeats) and messages. reply is NULL when the connection goes. */
 static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-    struct redis_link *l = privdata;
+    struct pubsub_link *l = privdata;
     const redisReply *reply = r;
     const redisReply *kind, *payload;
 
-    if (reply == NULL || l->ac != ac) return;
+    if (reply == NULL || l->rl.ac != ac) return;
     l->progress_ms = clock_mono_ms();
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
     kind = reply->element[0];
@@ -528,7 +458,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (kind->type != REDIS_REPLY_STRING) return;
     if (strcasecmp(kind->str, "subscribe") == 0) {
         if (l->pending > 0) l->pending--;
-        if (l->state == LINK_SUBSCRIBING) link_up(l);
+        if (l->rl.state == REDIS_LINK_HANDSHAKE) pubsub_up(l);
     } else if (strcasecmp(kind->str, "message") == 0 &&
                payload->type == REDIS_REPLY_STRING) {
         take_message(l->fs, payload->str, payload->len);
@@ -536,9 +466,9 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 /* Send SUBSCRIBE on the subscriber: the first time, and as a heartbeat. */
-static void sub_subscribe(struct redis_link *l)
+static void sub_subscribe(struct pubsub_link *l)
 {
-    if (redisAsyncCommand(l->ac, on_sub_reply, l,
+    if (redisAsyncCommand(l->rl.ac, on_sub_reply, l,
                           "SUBSCRIBE " FEED_STREAM_CHANNEL) == REDIS_OK)
         link_expect(l);
     l->beat_ms = clock_mono_ms();
@@ -548,11 +478,11 @@ static void sub_subscribe(struct redis_link *l)
  * or the connection went (reply NULL). */
 static void on_published(redisAsyncContext *ac, void *r, void *privdata)
 {
-    struct redis_link *l = privdata;
+    struct pubsub_link *l = privdata;
     const redisReply *reply = r;
     struct feed_stream *fs = l->fs;
 
-    if (l->ac != ac) return;
+    if (l->rl.ac != ac) return;
     if (l->pending > 0) l->pending--;
     l->progress_ms = clock_mono_ms();
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
@@ -563,64 +493,26 @@ static void on_published(redisAsyncContext *ac, void *r, void *privdata)
     }
 }
 
-/* hiredis: the TCP connect finished. On failure hiredis frees ac right
- * after this returns. */
-static void on_connect(const redisAsyncContext *cac, int status)
+/* The link connected: the publisher is up; the subscriber is not until
+ * Redis confirms its SUBSCRIBE (the watchdog's connect deadline drops a
+ * link whose SUBSCRIBE could not even be queued). */
+static void on_link_connected(struct redis_link *rl, void *arg)
 {
-    struct redis_link *l = cac->data;
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    struct pubsub_link *l = arg;
 
-    if (l->ac != ac) return;
-    if (status != REDIS_OK) {
-        link_lost(l, ac->errstr);
-        return;
-    }
-    if (!l->subscriber) {
-        link_up(l);
-        return;
-    }
-    /* Not up until Redis confirms; the watchdog's connect deadline drops a
-     * link whose SUBSCRIBE could not even be queued. */
-    link_set(l, LINK_SUBSCRIBING);
-    sub_subscribe(l);
-}
-
-/* hiredis: an established connection ended; ac is freed after this. */
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct redis_link *l = ac->data;
-
-    if (l->ac != ac) return;
-    link_lost(l, status == REDIS_OK ? "connection closed" : ac->errstr);
-}
-
-static void link_connect(struct redis_link *l)
-{
-    struct feed_stream *fs = l->fs;
-    redisAsyncContext *ac = redisAsyncConnect(fs->host, fs->o.redis_port);
-
-    if (ac == NULL || ac->err) { /* never attached: ours to free, now */
-        link_lost(l, ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
-        return;
-    }
-    ac->data = l;
-    if (redisLibeventAttach(ac, fs->app->base) != REDIS_OK ||
-        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
-        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
-        redisAsyncFree(ac);
-        link_lost(l, "cannot attach to the event loop");
-        return;
-    }
-    l->ac = ac;
+    (void)rl;
     l->pending = 0;
-    link_set(l, LINK_CONNECTING);
+    if (!l->subscriber) pubsub_up(l);
+    else sub_subscribe(l);
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg)
+/* The link is gone; so are the replies it owed. */
+static void on_link_down(struct redis_link *rl, void *arg)
 {
-    (void)fd, (void)what;
-    link_connect(arg);
+    struct pubsub_link *l = arg;
+
+    (void)rl;
+    l->pending = 0;
 }
 
 /* Every REDIS_WATCHDOG_MS: a connect too slow, or replies due and none for
@@ -628,15 +520,17 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
  * network ate the connection): drop the link and reconnect. And the
  * subscriber's heartbeat, without which a dead subscriber would look like
  * a quiet channel. */
-static void link_check(struct redis_link *l, int64_t now)
+static void link_check(struct pubsub_link *l, int64_t now)
 {
-    if ((l->state == LINK_CONNECTING || l->state == LINK_SUBSCRIBING) &&
-        now - l->since_ms > REDIS_CONNECT_DEADLINE_MS)
-        link_drop(l, "connect timed out");
-    else if (l->state == LINK_UP && l->pending > 0 &&
+    enum redis_link_state st = l->rl.state;
+
+    if ((st == REDIS_LINK_CONNECTING || st == REDIS_LINK_HANDSHAKE) &&
+        now - l->rl.since_ms > REDIS_CONNECT_DEADLINE_MS)
+        redis_link_drop(&l->rl, "connect timed out");
+    else if (st == REDIS_LINK_UP && l->pending > 0 &&
              now - l->progress_ms > REDIS_REPLY_DEADLINE_MS)
-        link_drop(l, "no reply within the deadline");
-    else if (l->state == LINK_UP && l->subscriber && l->pending == 0 &&
+        redis_link_drop(&l->rl, "no reply within the deadline");
+    else if (st == REDIS_LINK_UP && l->subscriber && l->pending == 0 &&
              now - l->beat_ms >= SUB_HEARTBEAT_MS)
         sub_subscribe(l);
 }
@@ -653,15 +547,15 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 
 void feed_stream_publish(struct feed_stream *fs, const struct feed_post *p)
 {
-    struct redis_link *l;
+    struct pubsub_link *l;
     const unsigned char *data;
     size_t len;
 
     if (fs == NULL) return;
     fan_out(fs, p); /* ours first: they need no Redis */
     l = &fs->pub;
-    if (l->state == LINK_OFF) return;
-    if (l->state != LINK_UP || l->pending >= PUBLISH_PENDING_MAX) {
+    if (l->rl.state == REDIS_LINK_OFF) return;
+    if (l->rl.state != REDIS_LINK_UP || l->pending >= PUBLISH_PENDING_MAX) {
         fs->unpublished++;
         return;
     }
@@ -671,7 +565,7 @@ void feed_stream_publish(struct feed_stream *fs, const struct feed_post *p)
     data = evbuffer_pullup(fs->event, -1);
     /* hiredis copies the formatted command: the buffer may change after. */
     if (data != NULL &&
-        redisAsyncCommand(l->ac, on_published, l,
+        redisAsyncCommand(l->rl.ac, on_published, l,
                           "PUBLISH " FEED_STREAM_CHANNEL " %b", data,
                           len) == REDIS_OK) {
         link_expect(l);
@@ -683,27 +577,20 @@ void feed_stream_publish(struct feed_stream *fs, const struct feed_post *p)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-static int link_init(struct feed_stream *fs, struct redis_link *l,
-                     const char *name, int subscriber)
+static int link_init(struct feed_stream *fs, struct pubsub_link *l,
+                     const char *host, const char *name, int subscriber)
 {
+    static const struct redis_link_cbs cbs = {
+        .on_connected = on_link_connected,
+        .on_down = on_link_down,
+    };
+
     l->fs = fs;
-    l->name = name;
     l->subscriber = subscriber;
-    l->backoff_ms = REDIS_BACKOFF_MIN_MS;
-    link_set(l, LINK_DOWN);
-    l->retry_timer = evtimer_new(fs->app->base, on_retry, l);
-    return l->retry_timer != NULL ? 0 : -1;
-}
-
-static void link_free(struct redis_link *l)
-{
-    redisAsyncContext *ac = l->ac;
-
-    if (l->retry_timer) event_free(l->retry_timer);
-    l->retry_timer = NULL;
-    l->ac = NULL; /* its callbacks, run by the free, see a stranger */
-    link_set(l, LINK_OFF);
-    if (ac) redisAsyncFree(ac);
+    return redis_link_init(&l->rl, fs->app->base, host, fs->o.redis_port,
+                           "streams", name,
+                           "posts stay on this backend until it is back",
+                           &cbs, l);
 }
 
 /* A random id for this process, so that its own messages are known when
@@ -735,17 +622,15 @@ struct feed_stream *feed_stream_new(struct backend_app *app,
     if (fs->event == NULL || fs->chunk == NULL || fs->ids == NULL ||
         fs->keepalive == NULL || event_add(fs->keepalive, &ka) == -1)
         goto err;
-    fs->pub.state = fs->sub.state = LINK_OFF;
-    if (o->redis_host == NULL) return fs;
+    if (o->redis_host == NULL) return fs; /* both links stay OFF */
 
-    snprintf(fs->host, sizeof(fs->host), "%s", o->redis_host);
-    if (link_init(fs, &fs->pub, "publisher", 0) != 0 ||
-        link_init(fs, &fs->sub, "subscriber", 1) != 0)
+    if (link_init(fs, &fs->pub, o->redis_host, "publisher", 0) != 0 ||
+        link_init(fs, &fs->sub, o->redis_host, "subscriber", 1) != 0)
         goto err;
     fs->watchdog = event_new(app->base, -1, EV_PERSIST, on_watchdog, fs);
     if (fs->watchdog == NULL || event_add(fs->watchdog, &tick) == -1) goto err;
-    link_connect(&fs->pub);
-    link_connect(&fs->sub);
+    redis_link_start(&fs->pub.rl);
+    redis_link_start(&fs->sub.rl);
     return fs;
 err:
     feed_stream_free(fs);
@@ -760,8 +645,8 @@ void feed_stream_free(struct feed_stream *fs)
         evhttp_connection_set_closecb(fs->streams->evcon, NULL, NULL);
         stream_forget(fs->streams);
     }
-    link_free(&fs->pub);
-    link_free(&fs->sub);
+    redis_link_free(&fs->pub.rl);
+    redis_link_free(&fs->sub.rl);
     if (fs->watchdog) event_free(fs->watchdog);
     if (fs->keepalive) event_free(fs->keepalive);
     if (fs->event) evbuffer_free(fs->event);
@@ -782,8 +667,9 @@ void feed_stream_get_stats(const struct feed_stream *fs,
     st->dropped = fs->dropped;
     st->delivered = fs->delivered;
     st->published = fs->published;
-    if (fs->pub.state != LINK_OFF)
-        st->pubsub = fs->pub.state == LINK_UP && fs->sub.state == LINK_UP
+    if (fs->pub.rl.state != REDIS_LINK_OFF)
+        st->pubsub = fs->pub.rl.state == REDIS_LINK_UP &&
+                             fs->sub.rl.state == REDIS_LINK_UP
                          ? "up"
                          : "down";
 }

@@ -3,12 +3,11 @@
  * refreshes it); sb:likes:<post_id> -> set of user ids; sb:idem:<user>:<key>
  * -> "pending" while a request holds the key, then "<status> <json>".
  *
- * One async hiredis connection on the libevent adapter, through named link
- * states. Ops go out only when it is up, else answer STORE_DOWN inline. A
- * lost link retries itself with exponential backoff; a Redis that takes TCP
- * but never answers is caught by a deadline on the oldest op in flight. An
- * op may be several pipelined commands: it counts the replies due and
- * answers once, at the last. The process must ignore SIGPIPE (main.c does):
+ * One async hiredis connection, a redis_link (redis_link.c: named states,
+ * reconnects with backoff). Ops go out only when it is up, else answer
+ * STORE_DOWN inline. A Redis that takes TCP but never answers is caught by
+ * a deadline on the oldest op in flight. An op may be several pipelined
+ * commands: it counts the replies due and answers once, at the last. The process must ignore SIGPIPE (main.c does):
  * hiredis uses write(2). */
 #include "session_store.h"
 
@@ -19,35 +18,23 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "clock.h"
 #include "log.h"
+#include "redis_link.h"
 
 #define REDIS_SESS_PREFIX "sb:sess:"
 #define REDIS_LIKES_PREFIX "sb:likes:"
 #define REDIS_IDEM_PREFIX "sb:idem:"
 #define REDIS_IDEM_PENDING "pending" /* the value of a claim */
 #define REDIS_TTL_DEFAULT_S 86400
-#define REDIS_HOST_MAX 256
-#define REDIS_BACKOFF_MIN_MS 100     /* first retry after a lost link */
-#define REDIS_BACKOFF_MAX_MS 2000    /* retries never wait longer */
 #define REDIS_WATCHDOG_MS 250        /* how often deadlines are checked */
 #define REDIS_OP_DEADLINE_MS 1000    /* oldest op older: the link is dead */
 #define REDIS_CONNECT_DEADLINE_MS 1000 /* connect + PING must finish by then */
 #define REDIS_OP_FREELIST_MAX 64     /* finished ops kept for reuse */
 #define REDIS_ERRLOG_INTERVAL_MS 10000 /* error replies: one log line per */
-
-enum redis_link {
-    LINK_DOWN,       /* no connection; a retry is scheduled */
-    LINK_CONNECTING, /* TCP connect in progress */
-    LINK_HANDSHAKE,  /* connected, PING sent: not trusted until PONG */
-    LINK_UP          /* ops are sent */
-};
-
-enum redis_reported { REPORTED_NONE, REPORTED_UP, REPORTED_DOWN }; /* logs */
 
 enum redis_op_kind { OP_PING, OP_CREATE, OP_GET, OP_DELETE, OP_LIKE,
                      OP_COUNTS, OP_IDEM_BEGIN, OP_IDEM_FINISH };
@@ -79,82 +66,16 @@ struct redis_op {
 
 struct redis_store {
     struct session_store base; /* first: a store pointer is its ops */
-    struct event_base *evbase;
-    char host[REDIS_HOST_MAX];
-    int port, ttl_s;
-    enum redis_link link;
-    redisAsyncContext *ac;  /* NULL exactly when link is LINK_DOWN */
-    int64_t link_since_ms;  /* when link last changed */
-    int backoff_ms;         /* delay before the next retry */
-    int closing;            /* free() is running: no retries, no logs */
-    enum redis_reported reported;
+    int ttl_s;
+    struct redis_link link; /* HANDSHAKE: PING sent, not trusted until PONG */
+    int closing;            /* free() is running: no new ops, no logs */
     int64_t errlog_ms;      /* when an error reply was last logged */
-    struct event *retry_timer, *watchdog;
+    struct event *watchdog;
     struct redis_op *oldest, *newest; /* in flight, oldest first */
     long inflight;
     struct redis_op *free_ops;
     long nfree_ops;
 };
-
-/* ---- link state -------------------------------------------------------- */
-
-static void link_set(struct redis_store *s, enum redis_link to)
-{
-    s->link = to;
-    s->link_since_ms = clock_mono_ms();
-}
-
-/* Try again after the current backoff, doubling it for next time. A retry
- * already scheduled stands. */
-static void schedule_retry(struct redis_store *s)
-{
-    struct timeval tv;
-
-    if (s->closing || s->retry_timer == NULL ||
-        evtimer_pending(s->retry_timer, NULL))
-        return;
-    tv.tv_sec = s->backoff_ms / 1000;
-    tv.tv_usec = (s->backoff_ms % 1000) * 1000;
-    evtimer_add(s->retry_timer, &tv);
-    s->backoff_ms *= 2;
-    if (s->backoff_ms > REDIS_BACKOFF_MAX_MS)
-        s->backoff_ms = REDIS_BACKOFF_MAX_MS;
-}
-
-/* The connection is gone (or never came): forget the context - hiredis or
- * the caller frees it - say so once, and schedule a retry. */
-static void link_lost(struct redis_store *s, const char *why)
-{
-    s->ac = NULL;
-    link_set(s, LINK_DOWN);
-    if (s->closing) return;
-    if (s->reported != REPORTED_DOWN) {
-        log_warn("sessions: redis %s:%d down (%s); reconnecting", s->host,
-                 s->port, why && *why ? why : "unknown");
-        s->reported = REPORTED_DOWN;
-    }
-    schedule_retry(s);
-}
-
-static void link_up(struct redis_store *s)
-{
-    link_set(s, LINK_UP);
-    s->backoff_ms = REDIS_BACKOFF_MIN_MS;
-    if (s->reported != REPORTED_UP) {
-        log_info("sessions: redis %s:%d up", s->host, s->port);
-        s->reported = REPORTED_UP;
-    }
-}
-
-/* Drop the connection now; never from a hiredis callback. Pending ops get
- * NULL replies and report STORE_DOWN. */
-static void link_drop(struct redis_store *s, const char *why)
-{
-    redisAsyncContext *ac = s->ac;
-
-    link_lost(s, why);
-    if (ac) redisAsyncFree(ac);
-}
 
 /* ---- ops --------------------------------------------------------------- */
 
@@ -163,10 +84,11 @@ static void link_drop(struct redis_store *s, const char *why)
  * ops wait already, or memory ran out: the caller answers STORE_DOWN. */
 static struct redis_op *op_begin(struct redis_store *s, enum redis_op_kind kind)
 {
-    enum redis_link need = kind == OP_PING ? LINK_HANDSHAKE : LINK_UP;
+    enum redis_link_state need =
+        kind == OP_PING ? REDIS_LINK_HANDSHAKE : REDIS_LINK_UP;
     struct redis_op *op;
 
-    if (s->closing || s->link != need ||
+    if (s->closing || s->link.state != need ||
         s->inflight >= SESSION_REDIS_INFLIGHT_MAX)
         return NULL;
     if (s->free_ops) {
@@ -200,7 +122,7 @@ static void op_send(struct redis_op *op, const char *fmt, ...)
     int rc;
 
     va_start(ap, fmt);
-    rc = redisvAsyncCommand(op->s->ac, op_reply, op, fmt, ap);
+    rc = redisvAsyncCommand(op->s->link.ac, op_reply, op, fmt, ap);
     va_end(ap);
     if (rc == REDIS_OK) op->outstanding++;
     else op->failed = 1;
@@ -211,7 +133,7 @@ static void op_send(struct redis_op *op, const char *fmt, ...)
  * page's like lookups together (callgrind). */
 static void op_send_resp(struct redis_op *op, const char *cmd, size_t len)
 {
-    if (redisAsyncFormattedCommand(op->s->ac, op_reply, op, cmd, len) ==
+    if (redisAsyncFormattedCommand(op->s->link.ac, op_reply, op, cmd, len) ==
         REDIS_OK)
         op->outstanding++;
     else
@@ -255,8 +177,8 @@ static void note_error_reply(struct redis_store *s, const redisReply *reply)
         (s->errlog_ms && now - s->errlog_ms < REDIS_ERRLOG_INTERVAL_MS))
         return;
     s->errlog_ms = now;
-    log_warn("sessions: redis %s:%d answered an error: %.*s", s->host,
-             s->port, (int)(reply->len > 200 ? 200 : reply->len), reply->str);
+    log_warn("sessions: redis %s:%d answered an error: %.*s", s->link.host,
+             s->link.port, (int)(reply->len > 200 ? 200 : reply->len), reply->str);
 }
 
 /* The GET after a SET NX that found the key taken: "pending" (or nil: the
@@ -363,12 +285,13 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 /* The handshake PING answered: trust the link. On an error reply (NOAUTH,
  * LOADING) disconnect cleanly (nothing else is in flight yet) and retry via
- * on_disconnect; a lost reply means the link is going already. */
+ * the link's disconnect callback; a lost reply means the link is going
+ * already. */
 static void ping_done(struct redis_store *s, const struct redis_op *op)
 {
-    if (s->link != LINK_HANDSHAKE || op->lost) return;
-    if (!op->failed) link_up(s);
-    else redisAsyncDisconnect(s->ac);
+    if (s->link.state != REDIS_LINK_HANDSHAKE || op->lost) return;
+    if (!op->failed) redis_link_ready(&s->link);
+    else redisAsyncDisconnect(s->link.ac);
 }
 
 /* Take op off the in-flight list, answer its caller exactly once, recycle
@@ -624,70 +547,23 @@ static void redis_idem_finish(struct session_store *store, const char *key,
 
 static int redis_is_up(struct session_store *store)
 {
-    return ((struct redis_store *)store)->link == LINK_UP;
+    return ((struct redis_store *)store)->link.state == REDIS_LINK_UP;
 }
 
 /* ---- connection -------------------------------------------------------- */
 
-/* hiredis: the TCP connect finished. On failure hiredis frees the context
- * right after this returns; on success the link still has to answer PING
- * before ops go out (a stopped Redis accepts TCP in the kernel). */
-static void on_connect(const redisAsyncContext *ac, int status)
+/* The link connected: it has to answer PING before ops go out (a stopped
+ * Redis accepts TCP in the kernel). */
+static void on_link_connected(struct redis_link *l, void *arg)
 {
-    struct redis_store *s = ac->data;
+    struct redis_store *s = arg;
     struct redis_op *op;
 
-    if (s->ac != ac) return;
-    if (status != REDIS_OK) {
-        link_lost(s, ac->errstr);
-        return;
-    }
-    link_set(s, LINK_HANDSHAKE);
+    (void)l;
     /* No op (out of memory): the watchdog's connect deadline drops it. */
     if ((op = op_begin(s, OP_PING)) == NULL) return;
     op_send(op, "PING");
     op_sent(op);
-}
-
-/* hiredis: an established connection ended; pending ops got their NULL
- * replies already and the context is freed after this. One we dropped
- * ourselves (link_drop, free) is no longer s->ac and is ignored. */
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct redis_store *s = ac->data;
-
-    if (s->ac != ac) return;
-    link_lost(s, status == REDIS_OK ? "connection closed" : ac->errstr);
-}
-
-/* Start a connection attempt. DNS is blocking here: use numeric hosts or
- * localhost. Failing at once (refused, no memory) schedules a retry. */
-static void link_connect(struct redis_store *s)
-{
-    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
-
-    if (ac == NULL || ac->err) { /* never attached: ours to free, now */
-        link_lost(s, ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
-        return;
-    }
-    ac->data = s;
-    if (redisLibeventAttach(ac, s->evbase) != REDIS_OK ||
-        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
-        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
-        redisAsyncFree(ac);
-        link_lost(s, "cannot attach to the event loop");
-        return;
-    }
-    s->ac = ac;
-    link_set(s, LINK_CONNECTING);
-}
-
-/* The retry timer fired: try again (a failure reschedules it). */
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    link_connect(arg);
 }
 
 /* Every REDIS_WATCHDOG_MS: a connect or handshake too slow, or an op with no
@@ -699,12 +575,13 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
     int64_t now = clock_mono_ms();
 
     (void)fd, (void)what;
-    if ((s->link == LINK_CONNECTING || s->link == LINK_HANDSHAKE) &&
-        now - s->link_since_ms > REDIS_CONNECT_DEADLINE_MS)
-        link_drop(s, "connect timed out");
-    else if (s->ac && s->oldest &&
+    if ((s->link.state == REDIS_LINK_CONNECTING ||
+         s->link.state == REDIS_LINK_HANDSHAKE) &&
+        now - s->link.since_ms > REDIS_CONNECT_DEADLINE_MS)
+        redis_link_drop(&s->link, "connect timed out");
+    else if (s->link.ac && s->oldest &&
              now - s->oldest->started_ms > REDIS_OP_DEADLINE_MS)
-        link_drop(s, "no reply within the deadline");
+        redis_link_drop(&s->link, "no reply within the deadline");
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -715,17 +592,12 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 static void redis_free(struct session_store *store)
 {
     struct redis_store *s = (struct redis_store *)store;
-    redisAsyncContext *ac;
 
     if (s == NULL) return;
     s->closing = 1;
-    if (s->retry_timer) event_free(s->retry_timer);
     if (s->watchdog) event_free(s->watchdog);
-    s->retry_timer = s->watchdog = NULL;
-    ac = s->ac;
-    s->ac = NULL;
-    link_set(s, LINK_DOWN);
-    if (ac) redisAsyncFree(ac);
+    s->watchdog = NULL;
+    redis_link_free(&s->link);
     /* Every queued command had its callback; nothing is in flight now. */
     while (s->oldest) {
         s->oldest->failed = 1;
@@ -754,28 +626,27 @@ static const struct session_store_ops redis_ops = {
 };
 
 /* See session_store.h. The first connect starts here; its outcome arrives
- * through the event loop. A host longer than REDIS_HOST_MAX is cut (and will
- * not connect), not trusted. */
+ * through the event loop. A host longer than REDIS_LINK_HOST_MAX is cut
+ * (and will not connect), not trusted. */
 struct session_store *session_redis_new(struct event_base *base,
                                         const char *host, int port, int ttl_s)
 {
     struct redis_store *s = calloc(1, sizeof(*s));
     struct timeval tick = {0, REDIS_WATCHDOG_MS * 1000};
 
+    static const struct redis_link_cbs cbs = {
+        .on_connected = on_link_connected,
+    };
+
     if (s == NULL) return NULL;
     s->base.ops = &redis_ops;
-    s->evbase = base;
-    snprintf(s->host, sizeof(s->host), "%s", host ? host : "127.0.0.1");
-    s->port = port;
     s->ttl_s = ttl_s > 0 ? ttl_s : REDIS_TTL_DEFAULT_S;
-    s->backoff_ms = REDIS_BACKOFF_MIN_MS;
-    link_set(s, LINK_DOWN);
-    s->retry_timer = evtimer_new(base, on_retry, s);
     s->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, s);
-    if (s->retry_timer == NULL || s->watchdog == NULL ||
-        event_add(s->watchdog, &tick) == -1)
+    if (redis_link_init(&s->link, base, host, port, "sessions", NULL,
+                        "reconnecting", &cbs, s) != 0 ||
+        s->watchdog == NULL || event_add(s->watchdog, &tick) == -1)
         goto err;
-    link_connect(s);
+    redis_link_start(&s->link);
     return &s->base;
 err:
     redis_free(&s->base);
